@@ -1,1 +1,8 @@
-pub fn placeholder() {}
+//! corebound: the library every corebound Lambda uses.
+//!
+//! Pure decision logic lives here as plain functions on values (ARNs, policy documents,
+//! tag and encryption rules, the CloudFormation custom-resource protocol); the functions
+//! under `functions/` stay thin and only wire AWS clients to it.
+
+pub mod iam_evaluation;
+pub mod remediation;

@@ -1,0 +1,1 @@
+//! Local evaluation of IAM policies (identity policies intersected with a permissions boundary).

@@ -1,0 +1,1 @@
+//! Remediation rules: which new resources lack mandatory tags or CMK encryption, and what to do.
