@@ -4,5 +4,14 @@
 //! tag and encryption rules, the CloudFormation custom-resource protocol); the functions
 //! under `functions/` stay thin and only wire AWS clients to it.
 
+pub mod arn;
+pub mod aws;
+pub mod custom_resource;
+pub mod error;
 pub mod iam_evaluation;
+pub mod logging;
+pub mod policy_document;
 pub mod remediation;
+pub mod runtime_policy;
+
+pub use error::{Error, Result};

@@ -1,0 +1,562 @@
+//! Lenient parsing of "AWS API Call via CloudTrail" events delivered by EventBridge.
+//!
+//! Real CloudTrail records omit fields now and then, services disagree on key
+//! capitalisation (`arn`, `aRN`, `ARN`), and AgentCore may log `responseElements: null`,
+//! so parsing never fails: whatever is missing becomes `None`, and [`triage`] turns an
+//! event it cannot act on into a typed skip reason.
+//!
+//! [`triage`]: super::triage
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// The kinds of resource the remediator handles, one per row of issue 5's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    SnsTopic,
+    SqsQueue,
+    LogGroup,
+    S3Bucket,
+    Secret,
+    IamRole,
+    KmsKey,
+    AgentRuntime,
+    Memory,
+    Gateway,
+}
+
+impl ResourceKind {
+    /// The kind a CloudTrail `eventSource` / `eventName` pair creates, if it is handled.
+    pub fn from_event(event_source: &str, event_name: &str) -> Option<Self> {
+        let kind = match (event_source, event_name) {
+            ("sns.amazonaws.com", "CreateTopic") => Self::SnsTopic,
+            ("sqs.amazonaws.com", "CreateQueue") => Self::SqsQueue,
+            ("logs.amazonaws.com", "CreateLogGroup") => Self::LogGroup,
+            ("s3.amazonaws.com", "CreateBucket") => Self::S3Bucket,
+            ("secretsmanager.amazonaws.com", "CreateSecret") => Self::Secret,
+            ("iam.amazonaws.com", "CreateRole") => Self::IamRole,
+            ("kms.amazonaws.com", "CreateKey") => Self::KmsKey,
+            ("bedrock-agentcore.amazonaws.com", "CreateAgentRuntime") => Self::AgentRuntime,
+            ("bedrock-agentcore.amazonaws.com", "CreateMemory") => Self::Memory,
+            ("bedrock-agentcore.amazonaws.com", "CreateGateway") => Self::Gateway,
+            _ => return None,
+        };
+        Some(kind)
+    }
+}
+
+/// The resource an event created, identified as the event allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResourceRef {
+    SnsTopic {
+        arn: String,
+    },
+    /// SQS APIs take the URL; the name is its last path segment.
+    SqsQueue {
+        url: String,
+        name: String,
+    },
+    LogGroup {
+        name: String,
+    },
+    S3Bucket {
+        name: String,
+    },
+    /// The ARN ends in `-` and six random characters that are not part of the name.
+    Secret {
+        arn: String,
+    },
+    IamRole {
+        name: String,
+        arn: String,
+    },
+    KmsKey {
+        arn: String,
+    },
+    /// `arn` is `None` when the event's `responseElements` is null: the handler then
+    /// looks the runtime up by `name`.
+    AgentRuntime {
+        name: String,
+        arn: Option<String>,
+    },
+    /// As for [`ResourceRef::AgentRuntime`].
+    Memory {
+        name: String,
+        arn: Option<String>,
+    },
+    /// As for [`ResourceRef::AgentRuntime`].
+    Gateway {
+        name: String,
+        arn: Option<String>,
+    },
+}
+
+impl ResourceRef {
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            Self::SnsTopic { .. } => ResourceKind::SnsTopic,
+            Self::SqsQueue { .. } => ResourceKind::SqsQueue,
+            Self::LogGroup { .. } => ResourceKind::LogGroup,
+            Self::S3Bucket { .. } => ResourceKind::S3Bucket,
+            Self::Secret { .. } => ResourceKind::Secret,
+            Self::IamRole { .. } => ResourceKind::IamRole,
+            Self::KmsKey { .. } => ResourceKind::KmsKey,
+            Self::AgentRuntime { .. } => ResourceKind::AgentRuntime,
+            Self::Memory { .. } => ResourceKind::Memory,
+            Self::Gateway { .. } => ResourceKind::Gateway,
+        }
+    }
+
+    /// The name `SCOPE_PATTERNS` is matched against. KMS keys have no name (their scope is
+    /// judged on their aliases, see [`plan`](super::plan())), so they return `None`.
+    pub fn scope_name(&self) -> Option<String> {
+        match self {
+            Self::SnsTopic { arn } => arn.rsplit(':').next().map(str::to_string),
+            Self::Secret { arn } => Some(secret_name_from_arn(arn).to_string()),
+            Self::SqsQueue { name, .. }
+            | Self::LogGroup { name }
+            | Self::S3Bucket { name }
+            | Self::IamRole { name, .. }
+            | Self::AgentRuntime { name, .. }
+            | Self::Memory { name, .. }
+            | Self::Gateway { name, .. } => Some(name.clone()),
+            Self::KmsKey { .. } => None,
+        }
+    }
+
+    /// How audit records and alerts name the resource: its ARN when known, else the
+    /// queue URL or the name.
+    pub fn identifier(&self) -> &str {
+        match self {
+            Self::SnsTopic { arn }
+            | Self::Secret { arn }
+            | Self::IamRole { arn, .. }
+            | Self::KmsKey { arn } => arn,
+            Self::SqsQueue { url, .. } => url,
+            Self::LogGroup { name } | Self::S3Bucket { name } => name,
+            Self::AgentRuntime { name, arn }
+            | Self::Memory { name, arn }
+            | Self::Gateway { name, arn } => arn.as_deref().unwrap_or(name),
+        }
+    }
+}
+
+/// Who made the call: the loop guard compares both ARNs with `SELF_ROLE_ARN`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    /// `detail.userIdentity.arn` (for a role session: `arn:…:sts::…:assumed-role/NAME/SESSION`).
+    pub arn: Option<String>,
+    /// `detail.userIdentity.sessionContext.sessionIssuer.arn` (the role itself, with its path).
+    pub session_issuer_arn: Option<String>,
+}
+
+/// The parts of a CloudTrail create event the remediator decides on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CreateEvent {
+    /// EventBridge `id` (falls back to `detail.eventID`): the audit key.
+    pub event_id: String,
+    pub event_name: String,
+    pub event_source: String,
+    pub region: String,
+    pub account: String,
+    pub actor: Actor,
+    /// Present on failed calls, which created nothing.
+    pub error_code: Option<String>,
+    /// `None` when the event is not handled or lacks the resource's identity.
+    pub resource: Option<ResourceRef>,
+}
+
+impl CreateEvent {
+    /// Reads an EventBridge event; never fails (see the module docs).
+    pub fn from_eventbridge(event: &Value) -> Self {
+        let detail = field(event, "detail").unwrap_or(&Value::Null);
+        let event_source = text(detail, &["eventSource"])
+            .or_else(|| {
+                // EventBridge `source` is `aws.<service>` for the same service.
+                text(event, &["source"])
+                    .and_then(|source| source.strip_prefix("aws.").map(str::to_string))
+                    .map(|service| format!("{service}.amazonaws.com"))
+            })
+            .unwrap_or_default();
+        let event_name = text(detail, &["eventName"]).unwrap_or_default();
+        let resource = ResourceKind::from_event(&event_source, &event_name)
+            .and_then(|kind| resource_from_detail(kind, detail));
+        Self {
+            event_id: text(event, &["id"])
+                .or_else(|| text(detail, &["eventID"]))
+                .unwrap_or_default(),
+            event_name,
+            event_source,
+            region: text(event, &["region"])
+                .or_else(|| text(detail, &["awsRegion"]))
+                .unwrap_or_default(),
+            account: text(event, &["account"])
+                .or_else(|| text(detail, &["recipientAccountId"]))
+                .unwrap_or_default(),
+            actor: Actor {
+                arn: text(detail, &["userIdentity", "arn"]),
+                session_issuer_arn: text(
+                    detail,
+                    &["userIdentity", "sessionContext", "sessionIssuer", "arn"],
+                ),
+            },
+            error_code: text(detail, &["errorCode"]),
+            resource,
+        }
+    }
+}
+
+/// Object member lookup: the exact key first, then any key equal ignoring ASCII case.
+fn field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    let object = value.as_object()?;
+    object.get(key).or_else(|| {
+        object
+            .iter()
+            .find(|(candidate, _)| candidate.eq_ignore_ascii_case(key))
+            .map(|(_, found)| found)
+    })
+}
+
+/// The non-empty string at `path` (null, missing and empty all mean absent).
+fn text(value: &Value, path: &[&str]) -> Option<String> {
+    path.iter()
+        .try_fold(value, |current, key| field(current, key))?
+        .as_str()
+        .map(str::trim)
+        .filter(|found| !found.is_empty())
+        .map(str::to_string)
+}
+
+fn resource_from_detail(kind: ResourceKind, detail: &Value) -> Option<ResourceRef> {
+    let request = |path: &[&str]| text(field(detail, "requestParameters")?, path);
+    let response = |path: &[&str]| text(field(detail, "responseElements")?, path);
+    let resource = match kind {
+        ResourceKind::SnsTopic => ResourceRef::SnsTopic {
+            arn: response(&["topicArn"])?,
+        },
+        ResourceKind::SqsQueue => {
+            let url = response(&["queueUrl"])?;
+            let name = url.trim_end_matches('/').rsplit('/').next()?.to_string();
+            ResourceRef::SqsQueue { url, name }
+        }
+        ResourceKind::LogGroup => ResourceRef::LogGroup {
+            name: request(&["logGroupName"])?,
+        },
+        ResourceKind::S3Bucket => ResourceRef::S3Bucket {
+            name: request(&["bucketName"])?,
+        },
+        ResourceKind::Secret => ResourceRef::Secret {
+            arn: response(&["arn"])?,
+        },
+        ResourceKind::IamRole => {
+            let arn = response(&["role", "arn"])?;
+            let name = response(&["role", "roleName"])
+                .or_else(|| arn.rsplit('/').next().map(str::to_string))?;
+            ResourceRef::IamRole { name, arn }
+        }
+        ResourceKind::KmsKey => ResourceRef::KmsKey {
+            arn: response(&["keyMetadata", "arn"])?,
+        },
+        ResourceKind::AgentRuntime => {
+            let arn = response(&["agentRuntimeArn"]);
+            let name = request(&["agentRuntimeName"])
+                .or_else(|| arn.as_deref().and_then(agentcore_name_from_arn))?;
+            ResourceRef::AgentRuntime { name, arn }
+        }
+        ResourceKind::Memory => {
+            let arn = response(&["memory", "arn"]);
+            let name = request(&["name"])
+                .or_else(|| arn.as_deref().and_then(agentcore_name_from_arn))?;
+            ResourceRef::Memory { name, arn }
+        }
+        ResourceKind::Gateway => {
+            let arn = response(&["gatewayArn"]);
+            // Gateway ids are the lower-cased name: prefer the name as given.
+            let name = request(&["name"])
+                .or_else(|| response(&["name"]))
+                .or_else(|| arn.as_deref().and_then(agentcore_name_from_arn))?;
+            ResourceRef::Gateway { name, arn }
+        }
+    };
+    Some(resource)
+}
+
+/// `…:secret:NAME-AbCdEf` → `NAME`: Secrets Manager appends `-` and six random characters.
+fn secret_name_from_arn(arn: &str) -> &str {
+    let full = arn.split_once(":secret:").map_or(arn, |(_, name)| name);
+    strip_random_suffix(full, 6)
+}
+
+/// AgentCore ids are `NAME-` plus ten random characters: `…:runtime/ID`, `…:memory/ID`,
+/// `…:gateway/ID`. Other ARN shapes (e.g. versioned `agent/<uuid>:1`) carry no name.
+fn agentcore_name_from_arn(arn: &str) -> Option<String> {
+    let (_, resource) = arn.rsplit_once(':')?;
+    let (kind, id) = resource.split_once('/')?;
+    let name = matches!(kind, "runtime" | "memory" | "gateway")
+        .then(|| strip_random_suffix(id, 10))
+        .filter(|name| name.len() < id.len())?;
+    Some(name.to_string())
+}
+
+fn strip_random_suffix(id: &str, random_len: usize) -> &str {
+    match id.len().checked_sub(random_len + 1) {
+        Some(dash)
+            if dash > 0
+                && id.as_bytes()[dash] == b'-'
+                && id.as_bytes()[dash + 1..]
+                    .iter()
+                    .all(u8::is_ascii_alphanumeric) =>
+        {
+            &id[..dash]
+        }
+        _ => id,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every fixture in `events/remediator/`, by file name.
+    pub(crate) const FIXTURES: [(&str, &str); 11] = [
+        ("create-topic.json", include_str!("../../../events/remediator/create-topic.json")),
+        ("create-topic-failed.json", include_str!("../../../events/remediator/create-topic-failed.json")),
+        ("create-queue.json", include_str!("../../../events/remediator/create-queue.json")),
+        ("create-log-group.json", include_str!("../../../events/remediator/create-log-group.json")),
+        ("create-bucket.json", include_str!("../../../events/remediator/create-bucket.json")),
+        ("create-secret.json", include_str!("../../../events/remediator/create-secret.json")),
+        ("create-role.json", include_str!("../../../events/remediator/create-role.json")),
+        ("create-key.json", include_str!("../../../events/remediator/create-key.json")),
+        ("create-agent-runtime.json", include_str!("../../../events/remediator/create-agent-runtime.json")),
+        ("create-memory.json", include_str!("../../../events/remediator/create-memory.json")),
+        ("create-gateway.json", include_str!("../../../events/remediator/create-gateway.json")),
+    ];
+
+    pub(crate) fn fixture(name: &str) -> CreateEvent {
+        let (_, text) = FIXTURES
+            .iter()
+            .find(|(file, _)| *file == name)
+            .unwrap_or_else(|| panic!("no fixture {name}"));
+        let value: Value = serde_json::from_str(text).unwrap_or_else(|err| panic!("{name}: {err}"));
+        CreateEvent::from_eventbridge(&value)
+    }
+
+    fn owned(value: &str) -> String {
+        value.to_string()
+    }
+
+    #[test]
+    fn every_fixture_parses_to_its_resource() {
+        let expected: [(&str, Option<ResourceRef>); 11] = [
+            ("create-topic.json", Some(ResourceRef::SnsTopic {
+                arn: owned("arn:aws:sns:us-east-1:123456789012:corebound-demo-alerts"),
+            })),
+            // A failed call created nothing; triage skips it on its errorCode.
+            ("create-topic-failed.json", None),
+            ("create-queue.json", Some(ResourceRef::SqsQueue {
+                url: owned("https://sqs.us-east-1.amazonaws.com/123456789012/corebound-demo-jobs"),
+                name: owned("corebound-demo-jobs"),
+            })),
+            ("create-log-group.json", Some(ResourceRef::LogGroup {
+                name: owned("corebound-demo-agent-logs"),
+            })),
+            ("create-bucket.json", Some(ResourceRef::S3Bucket {
+                name: owned("corebound-demo-artifacts-123456789012"),
+            })),
+            ("create-secret.json", Some(ResourceRef::Secret {
+                arn: owned("arn:aws:secretsmanager:us-east-1:123456789012:secret:corebound-demo-db-credentials-Xy3AbC"),
+            })),
+            ("create-role.json", Some(ResourceRef::IamRole {
+                name: owned("LPMA_Demo_AgentRuntime"),
+                arn: owned("arn:aws:iam::123456789012:role/LPMA_Demo_AgentRuntime"),
+            })),
+            ("create-key.json", Some(ResourceRef::KmsKey {
+                arn: owned("arn:aws:kms:us-east-1:123456789012:key/0f2c3d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"),
+            })),
+            ("create-agent-runtime.json", Some(ResourceRef::AgentRuntime {
+                name: owned("corebound_demo_agent"),
+                arn: Some(owned("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/corebound_demo_agent-Ab12Cd34Ef")),
+            })),
+            ("create-memory.json", Some(ResourceRef::Memory {
+                name: owned("corebound_demo_memory"),
+                arn: None,
+            })),
+            ("create-gateway.json", Some(ResourceRef::Gateway {
+                name: owned("corebound-demo-gateway"),
+                arn: Some(owned("arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/corebound-demo-gateway-k3x9q2w7zt")),
+            })),
+        ];
+        assert_eq!(expected.len(), FIXTURES.len());
+        for (name, resource) in expected {
+            let event = fixture(name);
+            assert_eq!(event.resource, resource, "{name}");
+            assert_eq!(event.account, "123456789012", "{name}");
+            assert_eq!(event.region, "us-east-1", "{name}");
+            assert!(!event.event_id.is_empty(), "{name}");
+            assert!(event.actor.arn.is_some(), "{name}");
+            let kind = ResourceKind::from_event(&event.event_source, &event.event_name);
+            assert!(kind.is_some(), "{name}: every fixture is a handled create event");
+            if let Some(resource) = resource {
+                assert_eq!(Some(resource.kind()), kind, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn fixtures_carry_identity_and_error_code() {
+        let topic = fixture("create-topic.json");
+        assert_eq!(topic.error_code, None);
+        assert_eq!(
+            topic.actor.session_issuer_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/LPMA_Demo_Deployer")
+        );
+        let failed = fixture("create-topic-failed.json");
+        assert_eq!(failed.error_code.as_deref(), Some("AuthorizationError"));
+        assert_eq!(failed.event_name, "CreateTopic");
+    }
+
+    #[test]
+    fn scope_names_strip_random_suffixes() {
+        let cases = [
+            ("create-topic.json", Some("corebound-demo-alerts")),
+            ("create-queue.json", Some("corebound-demo-jobs")),
+            ("create-secret.json", Some("corebound-demo-db-credentials")),
+            ("create-role.json", Some("LPMA_Demo_AgentRuntime")),
+            ("create-key.json", None),
+            ("create-agent-runtime.json", Some("corebound_demo_agent")),
+            ("create-memory.json", Some("corebound_demo_memory")),
+            ("create-gateway.json", Some("corebound-demo-gateway")),
+        ];
+        for (name, scope_name) in cases {
+            let resource = fixture(name).resource.unwrap();
+            assert_eq!(resource.scope_name().as_deref(), scope_name, "{name}");
+        }
+    }
+
+    #[test]
+    fn identifier_prefers_the_arn() {
+        let memory = fixture("create-memory.json").resource.unwrap();
+        assert_eq!(memory.identifier(), "corebound_demo_memory");
+        let queue = fixture("create-queue.json").resource.unwrap();
+        assert_eq!(
+            queue.identifier(),
+            "https://sqs.us-east-1.amazonaws.com/123456789012/corebound-demo-jobs"
+        );
+        let runtime = fixture("create-agent-runtime.json").resource.unwrap();
+        assert!(runtime.identifier().ends_with(":runtime/corebound_demo_agent-Ab12Cd34Ef"));
+    }
+
+    fn cloudtrail(source: &str, name: &str, request: Value, response: Value) -> Value {
+        json!({
+            "id": "e1", "detail-type": "AWS API Call via CloudTrail", "account": "123456789012",
+            "region": "us-east-1",
+            "detail": {
+                "eventSource": source, "eventName": name,
+                "requestParameters": request, "responseElements": response
+            }
+        })
+    }
+
+    #[test]
+    fn lenient_variants_resolve_the_resource() {
+        let secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:corebound-demo-a-AbCdEf";
+        let secret = |key: &str| {
+            cloudtrail("secretsmanager.amazonaws.com", "CreateSecret", json!({}), json!({ key: secret_arn }))
+        };
+        let cases: Vec<(&str, Value, Option<ResourceRef>)> = vec![
+            ("secret arn", secret("arn"), Some(ResourceRef::Secret { arn: owned(secret_arn) })),
+            ("secret aRN", secret("aRN"), Some(ResourceRef::Secret { arn: owned(secret_arn) })),
+            ("secret ARN", secret("ARN"), Some(ResourceRef::Secret { arn: owned(secret_arn) })),
+            (
+                "runtime without response: name from request",
+                cloudtrail("bedrock-agentcore.amazonaws.com", "CreateAgentRuntime",
+                    json!({"agentRuntimeName": "corebound_demo_agent"}), Value::Null),
+                Some(ResourceRef::AgentRuntime { name: owned("corebound_demo_agent"), arn: None }),
+            ),
+            (
+                "memory with response only: name from the ARN id",
+                cloudtrail("bedrock-agentcore.amazonaws.com", "CreateMemory", Value::Null,
+                    json!({"memory": {"arn": "arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/corebound_demo_memory-Zx81Qw45Er"}})),
+                Some(ResourceRef::Memory {
+                    name: owned("corebound_demo_memory"),
+                    arn: Some(owned("arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/corebound_demo_memory-Zx81Qw45Er")),
+                }),
+            ),
+            (
+                "moto-style runtime ARN carries no name",
+                cloudtrail("bedrock-agentcore.amazonaws.com", "CreateAgentRuntime", json!({}),
+                    json!({"agentRuntimeArn": "arn:aws:bedrock-agentcore:us-east-1:123456789012:agent/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0:1"})),
+                None,
+            ),
+            (
+                "role name from the ARN when roleName is absent",
+                cloudtrail("iam.amazonaws.com", "CreateRole", json!({}),
+                    json!({"role": {"arn": "arn:aws:iam::123456789012:role/service/LPMA_Demo_X"}})),
+                Some(ResourceRef::IamRole {
+                    name: owned("LPMA_Demo_X"),
+                    arn: owned("arn:aws:iam::123456789012:role/service/LPMA_Demo_X"),
+                }),
+            ),
+            (
+                "topic without responseElements has no identity",
+                cloudtrail("sns.amazonaws.com", "CreateTopic", json!({"name": "corebound-demo-x"}), Value::Null),
+                None,
+            ),
+            (
+                "empty strings count as absent",
+                cloudtrail("s3.amazonaws.com", "CreateBucket", json!({"bucketName": ""}), Value::Null),
+                None,
+            ),
+            (
+                "unhandled event",
+                cloudtrail("sns.amazonaws.com", "DeleteTopic", json!({"topicArn": "arn:aws:sns:us-east-1:1:t"}), Value::Null),
+                None,
+            ),
+        ];
+        for (case, event, expected) in cases {
+            assert_eq!(CreateEvent::from_eventbridge(&event).resource, expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn missing_envelope_fields_fall_back_to_the_detail() {
+        let event = json!({
+            "source": "aws.logs",
+            "detail": {
+                "eventID": "d-1", "awsRegion": "eu-west-1", "recipientAccountId": "210987654321",
+                "eventName": "CreateLogGroup",
+                "requestParameters": {"logGroupName": "corebound-demo-x"}
+            }
+        });
+        let parsed = CreateEvent::from_eventbridge(&event);
+        assert_eq!(parsed.event_id, "d-1");
+        assert_eq!(parsed.region, "eu-west-1");
+        assert_eq!(parsed.account, "210987654321");
+        assert_eq!(parsed.event_source, "logs.amazonaws.com");
+        assert_eq!(parsed.resource, Some(ResourceRef::LogGroup { name: owned("corebound-demo-x") }));
+        assert_eq!(parsed.actor, Actor::default());
+    }
+
+    #[test]
+    fn non_objects_parse_to_an_empty_event() {
+        for value in [Value::Null, json!("text"), json!([1]), json!({"detail": 3})] {
+            assert_eq!(CreateEvent::from_eventbridge(&value), CreateEvent::default());
+        }
+    }
+
+    #[test]
+    fn random_suffixes_are_stripped_only_when_present() {
+        let cases = [
+            ("arn:aws:secretsmanager:us-east-1:1:secret:a/b-c-AbC123", "a/b-c"),
+            ("arn:aws:secretsmanager:us-east-1:1:secret:short", "short"),
+            ("arn:aws:secretsmanager:us-east-1:1:secret:-AbCdEf", "-AbCdEf"),
+            ("arn:aws:secretsmanager:us-east-1:1:secret:name-Ab.dEf", "name-Ab.dEf"),
+        ];
+        for (arn, name) in cases {
+            assert_eq!(secret_name_from_arn(arn), name, "{arn}");
+        }
+    }
+}

@@ -1,0 +1,605 @@
+//! The individual decisions: which events to act on, which resources are ours, which
+//! tags are missing, and whether a resource's encryption must change.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::config::{arn_parts, RemediationConfig};
+use super::event::{Actor, CreateEvent, ResourceKind, ResourceRef};
+use super::plan::{EncryptionChange, EncryptionState, Finding, S3DefaultEncryption};
+
+/// Why an event leads to no remediation at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "skip", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The call failed (`errorCode` present): nothing was created.
+    FailedCall { error_code: String },
+    /// The remediator's own call (loop guard): its fixes must not trigger more fixes.
+    OwnAction { actor: String },
+    /// Not one of the create events of issue 5's table.
+    Unhandled {
+        event_source: String,
+        event_name: String,
+    },
+    /// A handled event without the resource's identity: a person must look.
+    ResourceNotInEvent { event_name: String },
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::FailedCall { error_code } => write!(f, "failed call ({error_code})"),
+            Self::OwnAction { actor } => write!(f, "own action of {actor} (loop guard)"),
+            Self::Unhandled {
+                event_source,
+                event_name,
+            } => write!(f, "unhandled event {event_source} {event_name}"),
+            Self::ResourceNotInEvent { event_name } => {
+                write!(f, "{event_name} event does not identify the resource")
+            }
+        }
+    }
+}
+
+/// Decides whether an event is acted on: the resource to remediate, or why not.
+///
+/// Checked in this order: a failed call (which also lacks the resource), the loop
+/// guard, an unhandled event, a handled event without the resource's identity.
+pub fn triage<'a>(
+    event: &'a CreateEvent,
+    config: &RemediationConfig,
+) -> Result<&'a ResourceRef, SkipReason> {
+    if let Some(error_code) = &event.error_code {
+        return Err(SkipReason::FailedCall {
+            error_code: error_code.clone(),
+        });
+    }
+    if let Some(self_role) = &config.self_role_arn {
+        if is_own_action(&event.actor, self_role) {
+            return Err(SkipReason::OwnAction {
+                actor: event.actor.arn.clone().unwrap_or_else(|| self_role.clone()),
+            });
+        }
+    }
+    if ResourceKind::from_event(&event.event_source, &event.event_name).is_none() {
+        return Err(SkipReason::Unhandled {
+            event_source: event.event_source.clone(),
+            event_name: event.event_name.clone(),
+        });
+    }
+    event
+        .resource
+        .as_ref()
+        .ok_or_else(|| SkipReason::ResourceNotInEvent {
+            event_name: event.event_name.clone(),
+        })
+}
+
+/// True when the actor is the role `self_role` names (a role ARN or a session of it) or
+/// any session of that role. Assumed-role ARNs drop the role's path, so roles are compared
+/// by partition, account and name; IAM role names are unique ignoring case.
+fn is_own_action(actor: &Actor, self_role: &str) -> bool {
+    let Some((partition, account, name)) = role_identity(self_role) else {
+        return false;
+    };
+    [&actor.arn, &actor.session_issuer_arn]
+        .into_iter()
+        .flatten()
+        .filter_map(|arn| role_identity(arn))
+        .any(|(p, a, n)| p == partition && a == account && n.eq_ignore_ascii_case(name))
+}
+
+/// `(partition, account, role name)` of a role ARN or an assumed-role session ARN.
+fn role_identity(arn: &str) -> Option<(&str, &str, &str)> {
+    let [_, partition, service, _, account, resource] = arn_parts(arn)?;
+    let name = match service {
+        "iam" => resource.strip_prefix("role/")?.rsplit('/').next()?,
+        "sts" => resource.strip_prefix("assumed-role/")?.split('/').next()?,
+        _ => return None,
+    };
+    (!name.is_empty()).then_some((partition, account, name))
+}
+
+/// True when `name` matches any of the globs (`*` any run, `?` one character;
+/// case-sensitive, like the ARN patterns of the key policy derived from the same parameter).
+pub fn in_scope(name: &str, patterns: &[String]) -> bool {
+    patterns.iter().any(|pattern| glob_match(pattern, name))
+}
+
+/// Iterative wildcard match with single backtracking point (linear in practice).
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((star_p, star_t)) => {
+                    p = star_p + 1;
+                    t = star_t + 1;
+                    star = Some((star_p, star_t + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
+/// The required tags whose key is absent from `current`.
+///
+/// A key that is present is never overwritten, whatever its value, even an empty one:
+/// someone set it (the plan reports empty required values instead). Keys are compared
+/// exactly, as SNS, SQS, Logs, S3, Secrets Manager, KMS and AgentCore tags are
+/// case-sensitive; IAM is handled by the plan (its tag keys are not).
+pub fn missing_tags(
+    current: &BTreeMap<String, String>,
+    required: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    required
+        .iter()
+        .filter(|(key, _)| !current.contains_key(*key))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}
+
+/// The complete tag set to send to S3 `PutBucketTagging`, which replaces the whole set:
+/// every current tag unchanged plus the missing required ones, so nothing is ever dropped.
+pub fn merged_bucket_tags(
+    current: &BTreeMap<String, String>,
+    required: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut merged = current.clone();
+    merged.extend(missing_tags(current, required));
+    merged
+}
+
+/// True when the resource carries `opt_out_tag` with value `off` (any case, trimmed).
+pub fn is_opted_out(tags: &BTreeMap<String, String>, opt_out_tag: &str) -> bool {
+    tags.get(opt_out_tag)
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("off"))
+}
+
+/// What a key reference found on a resource is, relative to the project CMK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyClass {
+    /// The project CMK, by ARN or by key id.
+    ProjectCmk,
+    /// An AWS-managed key named by its `alias/aws/…` alias (or that alias's ARN).
+    AwsManaged,
+    /// Anything else: another customer-managed key, or a reference that cannot be
+    /// resolved without a KMS call (a key id or alias of unknown owner). Never overwritten.
+    Other,
+}
+
+/// Classifies the key reference a service reports, using only the string itself.
+pub fn classify_key(reference: &str, cmk_arn: &str) -> KeyClass {
+    let reference = reference.trim();
+    let cmk_id = cmk_arn.rsplit_once(":key/").map(|(_, id)| id);
+    let alias = reference
+        .split_once(":alias/")
+        .map_or(reference.strip_prefix("alias/"), |(_, alias)| Some(alias));
+    if reference == cmk_arn || Some(reference) == cmk_id {
+        KeyClass::ProjectCmk
+    } else if alias.is_some_and(|alias| alias.starts_with("aws/")) {
+        KeyClass::AwsManaged
+    } else {
+        KeyClass::Other
+    }
+}
+
+/// Outcome of the CMK-encryption rule for one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncryptionDecision {
+    /// The kind has no encryption rule (IAM role, KMS key, runtime, gateway).
+    NotApplicable,
+    Compliant,
+    Change(EncryptionChange),
+    Report(Finding),
+}
+
+/// The CMK-encryption rule. Conservative: a resource is switched to the CMK only when it
+/// has no key of its own choosing (absent, default or AWS-managed); another key, or an
+/// S3 dual-layer (DSSE) setting, is reported, never overwritten.
+pub fn encryption_decision(
+    kind: ResourceKind,
+    state: &EncryptionState,
+    cmk_arn: &str,
+) -> EncryptionDecision {
+    let key_arn = cmk_arn.to_string();
+    // SNS, SQS, Logs and Secrets Manager: absent or AWS-managed → set the CMK.
+    let simple = |key: &Option<String>, change: EncryptionChange| match key
+        .as_deref()
+        .map(|key| (key, classify_key(key, cmk_arn)))
+    {
+        None | Some((_, KeyClass::AwsManaged)) => EncryptionDecision::Change(change),
+        Some((_, KeyClass::ProjectCmk)) => EncryptionDecision::Compliant,
+        Some((key, KeyClass::Other)) => foreign(key),
+    };
+    match (kind, state) {
+        (ResourceKind::SnsTopic, EncryptionState::SnsTopic { kms_master_key_id }) => {
+            simple(kms_master_key_id, EncryptionChange::SnsTopicKey { key_arn })
+        }
+        (ResourceKind::SqsQueue, EncryptionState::SqsQueue { kms_master_key_id, .. }) => {
+            simple(kms_master_key_id, EncryptionChange::SqsQueueKey { key_arn })
+        }
+        (ResourceKind::LogGroup, EncryptionState::LogGroup { kms_key_id }) => {
+            simple(kms_key_id, EncryptionChange::LogGroupKey { key_arn })
+        }
+        (ResourceKind::Secret, EncryptionState::Secret { kms_key_id }) => {
+            simple(kms_key_id, EncryptionChange::SecretKey { key_arn })
+        }
+        (ResourceKind::S3Bucket, EncryptionState::S3Bucket { default_encryption }) => {
+            s3_decision(default_encryption.as_ref(), cmk_arn)
+        }
+        (ResourceKind::Memory, EncryptionState::Memory { encryption_key_arn }) => {
+            match encryption_key_arn.as_deref() {
+                None => EncryptionDecision::Report(Finding::MemoryWithoutCmk),
+                Some(key) if classify_key(key, cmk_arn) == KeyClass::ProjectCmk => {
+                    EncryptionDecision::Compliant
+                }
+                Some(key) => foreign(key),
+            }
+        }
+        (
+            ResourceKind::IamRole
+            | ResourceKind::KmsKey
+            | ResourceKind::AgentRuntime
+            | ResourceKind::Gateway,
+            _,
+        ) => EncryptionDecision::NotApplicable,
+        // The handler observed the wrong kind of state: never assume compliance.
+        (kind, _) => EncryptionDecision::Report(Finding::EncryptionStateUnknown { kind }),
+    }
+}
+
+fn foreign(key: &str) -> EncryptionDecision {
+    EncryptionDecision::Report(Finding::EncryptedWithForeignKey {
+        key: key.to_string(),
+    })
+}
+
+/// S3 default encryption: none, SSE-S3 (`AES256`) or `aws:kms` with the AWS-managed key →
+/// `aws:kms` with the CMK and bucket key on. A bucket already on the CMK is compliant even
+/// with the bucket key off (the bucket key saves cost; it is not a security control).
+fn s3_decision(default: Option<&S3DefaultEncryption>, cmk_arn: &str) -> EncryptionDecision {
+    let change = || {
+        EncryptionDecision::Change(EncryptionChange::S3BucketDefault {
+            key_arn: cmk_arn.to_string(),
+        })
+    };
+    let Some(default) = default else {
+        return change();
+    };
+    let key_class = default
+        .kms_master_key_id
+        .as_deref()
+        .map(|key| classify_key(key, cmk_arn));
+    match (default.sse_algorithm.as_str(), key_class) {
+        ("AES256", _) | ("aws:kms", None | Some(KeyClass::AwsManaged)) => change(),
+        ("aws:kms" | "aws:kms:dsse", Some(KeyClass::ProjectCmk)) => EncryptionDecision::Compliant,
+        (algorithm, _) => foreign(default.kms_master_key_id.as_deref().unwrap_or(algorithm)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remediation::config::tests::{sample, CMK, SELF_ROLE};
+    use crate::remediation::event::tests::fixture;
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect()
+    }
+
+    fn with_actor(arn: Option<&str>, issuer: Option<&str>) -> CreateEvent {
+        let mut event = fixture("create-topic.json");
+        event.actor = Actor {
+            arn: arn.map(str::to_string),
+            session_issuer_arn: issuer.map(str::to_string),
+        };
+        event
+    }
+
+    #[test]
+    fn triage_acts_on_every_successful_fixture() {
+        let config = sample();
+        for name in [
+            "create-topic.json",
+            "create-queue.json",
+            "create-log-group.json",
+            "create-bucket.json",
+            "create-secret.json",
+            "create-role.json",
+            "create-key.json",
+            "create-agent-runtime.json",
+            "create-memory.json",
+            "create-gateway.json",
+        ] {
+            let event = fixture(name);
+            assert_eq!(triage(&event, &config), Ok(event.resource.as_ref().unwrap()), "{name}");
+        }
+    }
+
+    #[test]
+    fn triage_skips_failed_calls() {
+        let event = fixture("create-topic-failed.json");
+        assert_eq!(
+            triage(&event, &sample()),
+            Err(SkipReason::FailedCall {
+                error_code: "AuthorizationError".to_string()
+            })
+        );
+    }
+
+    #[test]
+    fn loop_guard_recognises_the_own_role_and_its_sessions() {
+        let session = "arn:aws:sts::123456789012:assumed-role/LPMA_Demo_Remediator/corebound-remediator";
+        // (case, actor arn, session issuer arn, self role override, own action?)
+        let cases: &[(&str, Option<&str>, Option<&str>, Option<&str>, bool)] = &[
+            ("session issuer is the role", Some(session), Some(SELF_ROLE), None, true),
+            ("assumed-role session without issuer (path dropped)", Some(session), None, None, true),
+            ("the role ARN itself", Some(SELF_ROLE), None, None, true),
+            ("role name differs only in case", Some("arn:aws:sts::123456789012:assumed-role/lpma_demo_remediator/x"), None, None, true),
+            ("self given as a session ARN, other session", Some("arn:aws:sts::123456789012:assumed-role/LPMA_Demo_Remediator/other"), None, Some(session), true),
+            ("deployer role", Some("arn:aws:sts::123456789012:assumed-role/LPMA_Demo_Deployer/ci"), Some("arn:aws:iam::123456789012:role/LPMA_Demo_Deployer"), None, false),
+            ("same role name in another account", Some("arn:aws:sts::210987654321:assumed-role/LPMA_Demo_Remediator/x"), None, None, false),
+            ("role name with the own name as prefix", Some("arn:aws:sts::123456789012:assumed-role/LPMA_Demo_RemediatorX/x"), None, None, false),
+            ("IAM user of the same name", Some("arn:aws:iam::123456789012:user/LPMA_Demo_Remediator"), None, None, false),
+            ("no identity", None, None, None, false),
+        ];
+        for (case, arn, issuer, self_role, own) in cases {
+            let mut config = sample();
+            if let Some(self_role) = self_role {
+                config.self_role_arn = Some(self_role.to_string());
+            }
+            let event = with_actor(*arn, *issuer);
+            let result = triage(&event, &config);
+            assert_eq!(matches!(result, Err(SkipReason::OwnAction { .. })), *own, "{case}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn loop_guard_is_off_without_self_role() {
+        let mut config = sample();
+        config.self_role_arn = None;
+        let event = with_actor(Some(SELF_ROLE), None);
+        assert!(triage(&event, &config).is_ok());
+    }
+
+    #[test]
+    fn triage_skips_unhandled_events_and_events_without_identity() {
+        let config = sample();
+        let mut unhandled = fixture("create-topic.json");
+        unhandled.event_name = "DeleteTopic".to_string();
+        unhandled.resource = None;
+        assert_eq!(
+            triage(&unhandled, &config),
+            Err(SkipReason::Unhandled {
+                event_source: "sns.amazonaws.com".to_string(),
+                event_name: "DeleteTopic".to_string()
+            })
+        );
+        let mut anonymous = fixture("create-topic.json");
+        anonymous.resource = None;
+        assert_eq!(
+            triage(&anonymous, &config),
+            Err(SkipReason::ResourceNotInEvent {
+                event_name: "CreateTopic".to_string()
+            })
+        );
+    }
+
+    #[test]
+    fn skip_reasons_read_well() {
+        let cases = [
+            (SkipReason::FailedCall { error_code: "AccessDenied".into() }, "failed call (AccessDenied)"),
+            (SkipReason::OwnAction { actor: "arn:x".into() }, "own action of arn:x (loop guard)"),
+            (
+                SkipReason::Unhandled { event_source: "sns.amazonaws.com".into(), event_name: "Publish".into() },
+                "unhandled event sns.amazonaws.com Publish",
+            ),
+            (
+                SkipReason::ResourceNotInEvent { event_name: "CreateTopic".into() },
+                "CreateTopic event does not identify the resource",
+            ),
+        ];
+        for (reason, text) in cases {
+            assert_eq!(reason.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn glob_matching() {
+        let cases = [
+            ("corebound-demo-*", "corebound-demo-alerts", true),
+            ("corebound-demo-*", "corebound-demo-", true),
+            ("corebound-demo-*", "corebound-demo", false),
+            ("corebound-demo-*", "Corebound-demo-alerts", false),
+            ("corebound-demo-*", "x-corebound-demo-alerts", false),
+            ("LPMA_Demo_*", "LPMA_Demo_AgentRuntime", true),
+            ("LPMA_Demo_*", "LPMA_Other_AgentRuntime", false),
+            ("*-jobs", "corebound-demo-jobs", true),
+            ("a?c", "abc", true),
+            ("a?c", "ac", false),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
+            ("/aws/lambda/corebound-demo-*", "/aws/lambda/corebound-demo-fn", true),
+            ("corebound-demo-*", "corebound-demo-a/b", true),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("dé*", "démo", true),
+        ];
+        for (pattern, name, expected) in cases {
+            assert_eq!(glob_match(pattern, name), expected, "{pattern} vs {name}");
+        }
+    }
+
+    #[test]
+    fn scope_uses_any_pattern() {
+        let patterns = sample().scope_patterns;
+        let cases = [
+            ("corebound-demo-alerts", true),
+            ("corebound_demo_agent", true),
+            ("LPMA_Demo_AgentRuntime", true),
+            ("other-team-alerts", false),
+            ("corebound-demo", false),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(in_scope(name, &patterns), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn missing_tags_never_overwrites_present_values() {
+        let required = sample().required_tags;
+        let cases = [
+            ("untagged", tags(&[]), vec!["ApplicationId", "Environment", "ManagedBy", "Project", "ServiceLine"]),
+            ("someone's own values stay", tags(&[("Environment", "prod"), ("Project", "other")]), vec!["ApplicationId", "ManagedBy", "ServiceLine"]),
+            ("empty value counts as set", tags(&[("ServiceLine", "")]), vec!["ApplicationId", "Environment", "ManagedBy", "Project"]),
+            ("keys are case-sensitive", tags(&[("environment", "prod")]), vec!["ApplicationId", "Environment", "ManagedBy", "Project", "ServiceLine"]),
+            ("complete", required.clone(), vec![]),
+        ];
+        for (case, current, keys) in cases {
+            let missing = missing_tags(&current, &required);
+            assert_eq!(missing.keys().map(String::as_str).collect::<Vec<_>>(), keys, "{case}");
+            for (key, value) in &missing {
+                assert_eq!(value, &required[key], "{case}: values come from REQUIRED_TAGS");
+            }
+        }
+    }
+
+    #[test]
+    fn bucket_tag_merge_keeps_every_existing_tag() {
+        let required = sample().required_tags;
+        let current = tags(&[("Environment", "prod"), ("DataClass", "confidential"), ("Owner", "")]);
+        let merged = merged_bucket_tags(&current, &required);
+        for (key, value) in &current {
+            assert_eq!(merged.get(key), Some(value), "{key} kept unchanged");
+        }
+        for key in ["ApplicationId", "Project", "ServiceLine", "ManagedBy"] {
+            assert_eq!(merged[key], required[key]);
+        }
+        assert_eq!(merged.len(), current.len() + 4);
+        assert_eq!(merged_bucket_tags(&merged, &required), merged, "merging is idempotent");
+    }
+
+    #[test]
+    fn opt_out_needs_the_value_off_in_any_case() {
+        let key = "corebound:remediation";
+        let cases = [
+            (tags(&[(key, "off")]), true),
+            (tags(&[(key, "OFF")]), true),
+            (tags(&[(key, " Off ")]), true),
+            (tags(&[(key, "on")]), false),
+            (tags(&[(key, "")]), false),
+            (tags(&[("Corebound:Remediation", "off")]), false),
+            (tags(&[]), false),
+        ];
+        for (current, expected) in cases {
+            assert_eq!(is_opted_out(&current, key), expected, "{current:?}");
+        }
+    }
+
+    #[test]
+    fn key_classification() {
+        let cases = [
+            (CMK, KeyClass::ProjectCmk),
+            ("1234abcd-12ab-34cd-56ef-1234567890ab", KeyClass::ProjectCmk),
+            ("alias/aws/sns", KeyClass::AwsManaged),
+            ("arn:aws:kms:us-east-1:123456789012:alias/aws/secretsmanager", KeyClass::AwsManaged),
+            ("alias/corebound-demo", KeyClass::Other),
+            ("arn:aws:kms:us-east-1:123456789012:alias/awsome", KeyClass::Other),
+            ("arn:aws:kms:us-east-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab", KeyClass::Other),
+            ("arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", KeyClass::Other),
+        ];
+        for (reference, class) in cases {
+            assert_eq!(classify_key(reference, CMK), class, "{reference}");
+        }
+    }
+
+    #[test]
+    fn encryption_decisions_per_kind() {
+        use EncryptionDecision::{Compliant, NotApplicable};
+        let other = "arn:aws:kms:us-east-1:123456789012:key/ffffffff-0000-4000-8000-000000000000";
+        let some = |key: &str| Some(key.to_string());
+        let s3 = |algorithm: &str, key: Option<&str>| EncryptionState::S3Bucket {
+            default_encryption: Some(S3DefaultEncryption {
+                sse_algorithm: algorithm.to_string(),
+                kms_master_key_id: key.map(str::to_string),
+                bucket_key_enabled: false,
+            }),
+        };
+        let key_arn = CMK.to_string();
+        let change = |change: EncryptionChange| EncryptionDecision::Change(change);
+        let foreign = |key: &str| {
+            EncryptionDecision::Report(Finding::EncryptedWithForeignKey { key: key.to_string() })
+        };
+        let cases: Vec<(&str, ResourceKind, EncryptionState, EncryptionDecision)> = vec![
+            ("sns absent", ResourceKind::SnsTopic, EncryptionState::SnsTopic { kms_master_key_id: None },
+                change(EncryptionChange::SnsTopicKey { key_arn: key_arn.clone() })),
+            ("sns alias/aws/sns", ResourceKind::SnsTopic, EncryptionState::SnsTopic { kms_master_key_id: some("alias/aws/sns") },
+                change(EncryptionChange::SnsTopicKey { key_arn: key_arn.clone() })),
+            ("sns cmk", ResourceKind::SnsTopic, EncryptionState::SnsTopic { kms_master_key_id: some(CMK) }, Compliant),
+            ("sns other cmk", ResourceKind::SnsTopic, EncryptionState::SnsTopic { kms_master_key_id: some(other) }, foreign(other)),
+            ("sqs SSE-SQS only", ResourceKind::SqsQueue, EncryptionState::SqsQueue { kms_master_key_id: None, sqs_managed_sse_enabled: true },
+                change(EncryptionChange::SqsQueueKey { key_arn: key_arn.clone() })),
+            ("sqs cmk (SSE-SQS flag still reads true)", ResourceKind::SqsQueue,
+                EncryptionState::SqsQueue { kms_master_key_id: some(CMK), sqs_managed_sse_enabled: true }, Compliant),
+            ("sqs alias/aws/sqs", ResourceKind::SqsQueue, EncryptionState::SqsQueue { kms_master_key_id: some("alias/aws/sqs"), sqs_managed_sse_enabled: false },
+                change(EncryptionChange::SqsQueueKey { key_arn: key_arn.clone() })),
+            ("log group absent", ResourceKind::LogGroup, EncryptionState::LogGroup { kms_key_id: None },
+                change(EncryptionChange::LogGroupKey { key_arn: key_arn.clone() })),
+            ("log group cmk", ResourceKind::LogGroup, EncryptionState::LogGroup { kms_key_id: some(CMK) }, Compliant),
+            ("log group other", ResourceKind::LogGroup, EncryptionState::LogGroup { kms_key_id: some(other) }, foreign(other)),
+            ("secret default", ResourceKind::Secret, EncryptionState::Secret { kms_key_id: None },
+                change(EncryptionChange::SecretKey { key_arn: key_arn.clone() })),
+            ("secret alias/aws/secretsmanager", ResourceKind::Secret, EncryptionState::Secret { kms_key_id: some("alias/aws/secretsmanager") },
+                change(EncryptionChange::SecretKey { key_arn: key_arn.clone() })),
+            ("secret cmk by key id", ResourceKind::Secret, EncryptionState::Secret { kms_key_id: some("1234abcd-12ab-34cd-56ef-1234567890ab") }, Compliant),
+            ("secret other alias", ResourceKind::Secret, EncryptionState::Secret { kms_key_id: some("alias/team-x") }, foreign("alias/team-x")),
+            ("s3 none", ResourceKind::S3Bucket, EncryptionState::S3Bucket { default_encryption: None },
+                change(EncryptionChange::S3BucketDefault { key_arn: key_arn.clone() })),
+            ("s3 SSE-S3", ResourceKind::S3Bucket, s3("AES256", None),
+                change(EncryptionChange::S3BucketDefault { key_arn: key_arn.clone() })),
+            ("s3 aws:kms default key", ResourceKind::S3Bucket, s3("aws:kms", None),
+                change(EncryptionChange::S3BucketDefault { key_arn: key_arn.clone() })),
+            ("s3 aws:kms alias/aws/s3", ResourceKind::S3Bucket, s3("aws:kms", Some("arn:aws:kms:us-east-1:123456789012:alias/aws/s3")),
+                change(EncryptionChange::S3BucketDefault { key_arn: key_arn.clone() })),
+            ("s3 aws:kms cmk, bucket key off", ResourceKind::S3Bucket, s3("aws:kms", Some(CMK)), Compliant),
+            ("s3 aws:kms other cmk", ResourceKind::S3Bucket, s3("aws:kms", Some(other)), foreign(other)),
+            ("s3 dsse cmk", ResourceKind::S3Bucket, s3("aws:kms:dsse", Some(CMK)), Compliant),
+            ("s3 dsse default key is not downgraded", ResourceKind::S3Bucket, s3("aws:kms:dsse", None), foreign("aws:kms:dsse")),
+            ("memory without key", ResourceKind::Memory, EncryptionState::Memory { encryption_key_arn: None },
+                EncryptionDecision::Report(Finding::MemoryWithoutCmk)),
+            ("memory cmk", ResourceKind::Memory, EncryptionState::Memory { encryption_key_arn: some(CMK) }, Compliant),
+            ("memory other key", ResourceKind::Memory, EncryptionState::Memory { encryption_key_arn: some(other) }, foreign(other)),
+            ("role", ResourceKind::IamRole, EncryptionState::NotApplicable, NotApplicable),
+            ("key", ResourceKind::KmsKey, EncryptionState::NotApplicable, NotApplicable),
+            ("runtime", ResourceKind::AgentRuntime, EncryptionState::NotApplicable, NotApplicable),
+            ("gateway", ResourceKind::Gateway, EncryptionState::NotApplicable, NotApplicable),
+            ("state of the wrong kind", ResourceKind::SnsTopic, EncryptionState::Secret { kms_key_id: None },
+                EncryptionDecision::Report(Finding::EncryptionStateUnknown { kind: ResourceKind::SnsTopic })),
+            ("state not observed", ResourceKind::S3Bucket, EncryptionState::NotApplicable,
+                EncryptionDecision::Report(Finding::EncryptionStateUnknown { kind: ResourceKind::S3Bucket })),
+        ];
+        for (case, kind, state, expected) in cases {
+            assert_eq!(encryption_decision(kind, &state, CMK), expected, "{case}");
+        }
+    }
+}

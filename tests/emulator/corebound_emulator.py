@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""corebound's local AWS: moto's server application plus what moto lacks, in one process.
+
+    python3 tests/emulator/corebound_emulator.py --port 0 [--host 127.0.0.1]
+
+prints `READY http://HOST:PORT` once listening and serves until SIGTERM/SIGINT.
+
+A WSGI middleware sits in front of moto's own server application (built exactly as `moto_server`
+builds it) and routes on the SigV4 credential scope of each request:
+- `bedrock-agentcore`: the AgentCore control-plane emulator (agentcore.py). moto 5.2.1 has a
+  backend for this signing name too; the middleware answers first, so it is never reached.
+- `iam` with Action=SimulatePrincipalPolicy: scripted decisions (iam_simulation.py).
+- `logs` AssociateKmsKey / DisassociateKmsKey: applied to moto's log groups (logs_kms.py).
+- everything else: moto, unchanged.
+Every AWS request is recorded in a request log, and tests can inject faults; both, and the
+seeding of AgentCore resources, go through the JSON control API under /_corebound/ (see
+`ControlApi`). Account 123456789012; the region comes from the credential scope (default us-east-1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+
+from moto.iam.models import iam_backends
+from moto.kms.models import kms_backends
+from moto.logs.models import logs_backends
+from moto.moto_api._internal.models import moto_api_backend
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+import logs_kms
+from agentcore import AgentCore, NotSeeded, SeedError
+from awsproto import ACCOUNT_ID, AwsRequest, Response, error_for, parse_request
+from iam_simulation import ScriptError, Simulator
+
+_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+class Faults:
+    """Errors to answer instead of the real response, for the next `count` matching requests."""
+
+    FIELDS = {"service", "operation", "status", "code", "message", "count", "match"}
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pending: list[dict] = []
+
+    def add(self, spec: dict) -> dict:
+        unknown = sorted(set(spec) - self.FIELDS)
+        if unknown:
+            raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+        if not isinstance(spec.get("service"), str) or not isinstance(spec.get("code"), str):
+            raise ValueError("service and code are required strings")
+        status, count = spec.get("status"), spec.get("count", 1)
+        if not isinstance(status, int) or not 400 <= status <= 599:
+            raise ValueError("status must be an HTTP error status (400-599)")
+        if not isinstance(count, int) or count < 1:
+            raise ValueError("count must be a positive integer")
+        fault = {
+            "service": spec["service"],
+            "operation": spec.get("operation"),  # absent: any operation of the service
+            "status": status,
+            "code": spec["code"],
+            "message": spec.get("message") or spec["code"],
+            "count": count,
+            "match": spec.get("match"),  # substring of the (percent-decoded) path
+        }
+        with self.lock:
+            self.pending.append(fault)
+        return dict(fault)
+
+    def take(self, request: AwsRequest) -> Response | None:
+        with self.lock:
+            for fault in self.pending:
+                if (
+                    fault["service"] == request.service
+                    and fault["operation"] in (None, request.operation)
+                    and (fault["match"] is None or fault["match"] in request.path)
+                ):
+                    fault["count"] -= 1
+                    if fault["count"] == 0:
+                        self.pending.remove(fault)
+                    return error_for(request, fault["status"], fault["code"], fault["message"])
+        return None
+
+    def list(self) -> list[dict]:
+        with self.lock:
+            return [dict(fault) for fault in self.pending]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.pending.clear()
+
+
+class RequestLog:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: list[dict] = []
+
+    def record(self, request: AwsRequest, status: int) -> None:
+        entry = {
+            "service": request.service,
+            "operation": request.operation,
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+        }
+        with self.lock:
+            self.entries.append(entry)
+
+    def list(self) -> list[dict]:
+        with self.lock:
+            return list(self.entries)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+class Emulator:
+    """The WSGI application: control API, emulated operations, then moto."""
+
+    def __init__(self) -> None:
+        # Built as moto_server builds it (moto/server.py), in-process so the emulated operations
+        # can read and change moto's backends directly.
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.agentcore = AgentCore()
+        self.simulator = Simulator()
+        self.faults = Faults()
+        self.log = RequestLog()
+        self.control = ControlApi(self)
+
+    def __call__(self, environ: dict, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_corebound/"):
+            return _send(self.control.handle(environ), start_response)
+        if path.startswith("/moto-api"):  # moto's own API (reset, recorder...): passed on, not logged
+            return self.moto(environ, start_response)
+
+        request = parse_request(environ)
+        response = self._emulated(request)
+        if response is not None:
+            self.log.record(request, response[0])
+            return _send(response, start_response)
+
+        def recording_start_response(status: str, headers, exc_info=None):
+            self.log.record(request, int(status.split(" ", 1)[0]))
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.moto(environ, recording_start_response)
+        except Exception:
+            self.log.record(request, 500)
+            raise
+
+    def _emulated(self, request: AwsRequest) -> Response | None:
+        """The response for requests answered here (faults included); None passes to moto."""
+        if request.service == "bedrock-agentcore":
+            operation, labels = self.agentcore.route(request)
+            request.operation = operation
+            return self.faults.take(request) or self.agentcore.handle(request, operation, labels)
+        fault = self.faults.take(request)
+        if fault is not None:
+            return fault
+        if request.service == "iam" and request.operation == "SimulatePrincipalPolicy":
+            return self.simulator.simulate(request, iam_backends[ACCOUNT_ID]["global"])
+        if request.service == "logs" and request.operation in ("AssociateKmsKey", "DisassociateKmsKey"):
+            return logs_kms.handle(request, logs_backends, kms_backends)
+        return None
+
+    def reset(self) -> None:
+        moto_api_backend.reset()  # what POST /moto-api/reset does
+        self.agentcore.reset()
+        self.simulator.reset()
+        self.faults.clear()
+        self.log.clear()
+
+
+class ControlApi:
+    """JSON control endpoints for tests and the demo (never logged).
+
+    POST   /_corebound/reset                          moto and all emulator state
+    GET    /_corebound/requests                       {"requests": [{service, operation, method, path, status}]}
+    POST   /_corebound/agentcore/runtimes             seed a runtime -> GetAgentRuntime shape + endpointArns
+    POST   /_corebound/agentcore/runtimes/{id}/status {"status": ..., "failureReason"?} -> the runtime
+    DELETE /_corebound/agentcore/runtimes/{id}        remove it with its endpoints, policies and tags
+    POST   /_corebound/agentcore/memories             seed a memory -> GetMemory's `memory`
+    POST   /_corebound/agentcore/gateways             seed a gateway -> GetGateway shape
+    GET    /_corebound/agentcore/policies             {arn: policy string} for every stored policy
+    PUT    /_corebound/iam/simulation                 script SimulatePrincipalPolicy
+    POST   /_corebound/faults                         queue a fault; GET lists pending ones; DELETE clears
+    """
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def handle(self, environ: dict) -> Response:
+        method = environ["REQUEST_METHOD"]
+        parts = environ["PATH_INFO"].strip("/").split("/")[1:]
+        try:
+            spec = self._body(environ)
+            match (method, parts):
+                case ("POST", ["reset"]):
+                    self.emulator.reset()
+                    return _control(200, {"status": "ok"})
+                case ("GET", ["requests"]):
+                    return _control(200, {"requests": self.emulator.log.list()})
+                case ("POST", ["agentcore", "runtimes"]):
+                    return _control(200, self.emulator.agentcore.seed_runtime(spec))
+                case ("POST", ["agentcore", "runtimes", runtime_id, "status"]):
+                    return _control(200, self.emulator.agentcore.set_runtime_status(runtime_id, spec))
+                case ("DELETE", ["agentcore", "runtimes", runtime_id]):
+                    self.emulator.agentcore.delete_runtime(runtime_id)
+                    return _control(200, {"deleted": runtime_id})
+                case ("POST", ["agentcore", "memories"]):
+                    return _control(200, self.emulator.agentcore.seed_memory(spec))
+                case ("POST", ["agentcore", "gateways"]):
+                    return _control(200, self.emulator.agentcore.seed_gateway(spec))
+                case ("GET", ["agentcore", "policies"]):
+                    return _control(200, self.emulator.agentcore.policies())
+                case ("PUT", ["iam", "simulation"]):
+                    return _control(200, self.emulator.simulator.configure(spec))
+                case ("POST", ["faults"]):
+                    return _control(200, self.emulator.faults.add(spec))
+                case ("GET", ["faults"]):
+                    return _control(200, {"faults": self.emulator.faults.list()})
+                case ("DELETE", ["faults"]):
+                    self.emulator.faults.clear()
+                    return _control(200, {"faults": []})
+        except NotSeeded as missing:
+            return _control(404, {"error": f"not found: {missing.args[0]}"})
+        except (SeedError, ScriptError, ValueError) as invalid:
+            return _control(400, {"error": str(invalid)})
+        return _control(404, {"error": f"no control endpoint {method} {environ['PATH_INFO']}"})
+
+    @staticmethod
+    def _body(environ: dict) -> dict:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length > 0 else b""
+        if not raw.strip():
+            return {}
+        body = json.loads(raw)  # a ValueError is answered 400
+        if not isinstance(body, dict):
+            raise ValueError("the request body must be a JSON object")
+        return body
+
+
+def _control(status: int, payload: object) -> Response:
+    return status, [("Content-Type", "application/json")], json.dumps(payload).encode()
+
+
+def _send(response: Response, start_response):
+    status, headers, body = response
+    start_response(f"{status} {_REASONS.get(status, 'Error')}", headers + [("Content-Length", str(len(body)))])
+    return [body]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args(argv)
+
+    # One access-log line per request would drown the output of a burst; the request log
+    # (GET /_corebound/requests) is the record. Errors still reach stderr.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(args.host, args.port, Emulator(), threaded=True)
+    port = server.server_port
+    # Some moto responses build URLs to the server itself from MOTO_PORT, as under moto_server.
+    os.environ.setdefault("MOTO_PORT", str(port))
+
+    def stop(signum, frame):
+        raise SystemExit(0)  # raised in the main thread, out of serve_forever
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"READY http://{args.host}:{port}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
