@@ -105,7 +105,11 @@ impl RemediationConfig {
     }
 }
 
-fn error(variable: &'static str, received: Option<&str>, expected: impl Into<String>) -> ConfigError {
+fn error(
+    variable: &'static str,
+    received: Option<&str>,
+    expected: impl Into<String>,
+) -> ConfigError {
     ConfigError {
         variable,
         received: received.map_or_else(|| "<unset>".to_string(), |value| format!("{value:?}")),
@@ -138,7 +142,10 @@ fn parse_required_tags(raw: Option<String>) -> Result<BTreeMap<String, String>, 
         .filter(|key| tags.get(*key).is_none_or(|value| value.trim().is_empty()))
         .collect();
     if !absent.is_empty() {
-        return Err(fail(format!("{SHAPE} (missing or empty: {})", absent.join(", "))));
+        return Err(fail(format!(
+            "{SHAPE} (missing or empty: {})",
+            absent.join(", ")
+        )));
     }
     let empty: Vec<&str> = tags
         .iter()
@@ -146,7 +153,22 @@ fn parse_required_tags(raw: Option<String>) -> Result<BTreeMap<String, String>, 
         .map(|(key, _)| key.as_str())
         .collect();
     if !empty.is_empty() {
-        return Err(fail(format!("{SHAPE} (empty values for: {})", empty.join(", "))));
+        return Err(fail(format!(
+            "{SHAPE} (empty values for: {})",
+            empty.join(", ")
+        )));
+    }
+    // AWS limits: keys 128 characters, values 256; longer ones would fail every tag call.
+    let too_long: Vec<&str> = tags
+        .iter()
+        .filter(|(key, value)| key.chars().count() > 128 || value.chars().count() > 256)
+        .map(|(key, _)| key.as_str())
+        .collect();
+    if !too_long.is_empty() {
+        return Err(fail(format!(
+            "{SHAPE}; keys of at most 128 and values of at most 256 characters (too long: {})",
+            too_long.join(", ")
+        )));
     }
     Ok(tags)
 }
@@ -232,7 +254,8 @@ fn check_sns_topic_arn(arn: &str) -> Result<String, ConfigError> {
         Err(error(
             "ALERT_TOPIC_ARN",
             Some(arn),
-            "an SNS topic ARN arn:<partition>:sns:<region>:<12-digit account>:<topic name>, or unset",
+            "an SNS topic ARN arn:<partition>:sns:<region>:<12-digit account>:<topic name>, \
+             or unset",
         ))
     }
 }
@@ -266,9 +289,13 @@ fn check_self_role_arn(arn: &str) -> Result<String, ConfigError> {
         region.is_empty()
             && is_account_id(account)
             && match service {
-                "iam" => resource
-                    .strip_prefix("role/")
-                    .is_some_and(|path_and_name| !path_and_name.rsplit('/').next().unwrap_or_default().is_empty()),
+                "iam" => resource.strip_prefix("role/").is_some_and(|path_and_name| {
+                    !path_and_name
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .is_empty()
+                }),
                 "sts" => resource
                     .strip_prefix("assumed-role/")
                     .and_then(|rest| rest.split_once('/'))
@@ -328,12 +355,12 @@ pub(crate) mod tests {
     }
 
     fn with(overrides: &[(&str, Option<&str>)]) -> Result<RemediationConfig, ConfigError> {
-        RemediationConfig::from_env(|name| {
-            match overrides.iter().find(|(key, _)| *key == name) {
+        RemediationConfig::from_env(
+            |name| match overrides.iter().find(|(key, _)| *key == name) {
                 Some((_, value)) => value.map(str::to_string),
                 None => base(name),
-            }
-        })
+            },
+        )
     }
 
     #[test]
@@ -357,12 +384,27 @@ pub(crate) mod tests {
     fn accepts_valid_optional_values() {
         let cases: &[(&str, &str)] = &[
             ("MODE", "Report"),
-            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:corebound-demo-alerts"),
-            ("ALERT_TOPIC_ARN", "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts.fifo"),
-            ("SELF_ROLE_ARN", "arn:aws:sts::123456789012:assumed-role/LPMA_Demo_Remediator/fn"),
-            ("SELF_ROLE_ARN", "arn:aws:iam::123456789012:role/LPMA_Demo_Remediator"),
+            (
+                "ALERT_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:corebound-demo-alerts",
+            ),
+            (
+                "ALERT_TOPIC_ARN",
+                "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts.fifo",
+            ),
+            (
+                "SELF_ROLE_ARN",
+                "arn:aws:sts::123456789012:assumed-role/LPMA_Demo_Remediator/fn",
+            ),
+            (
+                "SELF_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/LPMA_Demo_Remediator",
+            ),
             ("OPT_OUT_TAG", "myapp:remediation"),
-            ("KMS_KEY_ARN", "arn:aws-cn:kms:cn-north-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"),
+            (
+                "KMS_KEY_ARN",
+                "arn:aws-cn:kms:cn-north-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+            ),
         ];
         for (variable, value) in cases {
             let config = with(&[(variable, Some(value))])
@@ -407,38 +449,119 @@ pub(crate) mod tests {
         let empty_env = TAGS.replace("preprod", " ");
         let aws_key = TAGS.replace('}', r#","aws:cloudformation:stack-name":"x"}"#);
         let empty_extra = TAGS.replace('}', r#","CostCenter":""}"#);
+        let long_value = TAGS.replace("preprod", &"p".repeat(257));
         // (variable, value, expected fragments of the message)
         let cases: &[(&str, Option<&str>, &[&str])] = &[
             ("REQUIRED_TAGS", None, &["<unset>", "JSON object"]),
-            ("REQUIRED_TAGS", Some("[1,2]"), &["\"[1,2]\"", "not such an object"]),
-            ("REQUIRED_TAGS", Some(r#"{"Project":7}"#), &["not such an object"]),
-            ("REQUIRED_TAGS", Some(&no_project), &["missing or empty: Project"]),
-            ("REQUIRED_TAGS", Some(&empty_env), &["missing or empty: Environment"]),
+            (
+                "REQUIRED_TAGS",
+                Some("[1,2]"),
+                &["\"[1,2]\"", "not such an object"],
+            ),
+            (
+                "REQUIRED_TAGS",
+                Some(r#"{"Project":7}"#),
+                &["not such an object"],
+            ),
+            (
+                "REQUIRED_TAGS",
+                Some(&no_project),
+                &["missing or empty: Project"],
+            ),
+            (
+                "REQUIRED_TAGS",
+                Some(&empty_env),
+                &["missing or empty: Environment"],
+            ),
             ("REQUIRED_TAGS", Some(&aws_key), &["reserved prefix aws:"]),
-            ("REQUIRED_TAGS", Some(&empty_extra), &["empty values for: CostCenter"]),
+            (
+                "REQUIRED_TAGS",
+                Some(&empty_extra),
+                &["empty values for: CostCenter"],
+            ),
+            (
+                "REQUIRED_TAGS",
+                Some(&long_value),
+                &["too long: Environment"],
+            ),
             ("KMS_KEY_ARN", None, &["<unset>", "KMS key ARN"]),
-            ("KMS_KEY_ARN", Some("alias/corebound-demo"), &["\"alias/corebound-demo\"", "not an alias"]),
-            ("KMS_KEY_ARN", Some("arn:aws:kms:us-east-1:123456789012:alias/corebound"), &["KMS key ARN"]),
-            ("KMS_KEY_ARN", Some("arn:aws:kms:us-east-1:1234:key/abc"), &["12-digit account"]),
-            ("KMS_KEY_ARN", Some("arn:aws:sns:us-east-1:123456789012:key/abc"), &["KMS key ARN"]),
-            ("KMS_KEY_ARN", Some("1234abcd-12ab-34cd-56ef-1234567890ab"), &["KMS key ARN"]),
-            ("MODE", Some("dry-run"), &["\"dry-run\"", "enforce or report"]),
+            (
+                "KMS_KEY_ARN",
+                Some("alias/corebound-demo"),
+                &["\"alias/corebound-demo\"", "not an alias"],
+            ),
+            (
+                "KMS_KEY_ARN",
+                Some("arn:aws:kms:us-east-1:123456789012:alias/corebound"),
+                &["KMS key ARN"],
+            ),
+            (
+                "KMS_KEY_ARN",
+                Some("arn:aws:kms:us-east-1:1234:key/abc"),
+                &["12-digit account"],
+            ),
+            (
+                "KMS_KEY_ARN",
+                Some("arn:aws:sns:us-east-1:123456789012:key/abc"),
+                &["KMS key ARN"],
+            ),
+            (
+                "KMS_KEY_ARN",
+                Some("1234abcd-12ab-34cd-56ef-1234567890ab"),
+                &["KMS key ARN"],
+            ),
+            (
+                "MODE",
+                Some("dry-run"),
+                &["\"dry-run\"", "enforce or report"],
+            ),
             ("SCOPE_PATTERNS", None, &["<unset>", "at least one"]),
             ("SCOPE_PATTERNS", Some(""), &["\"\"", "at least one"]),
-            ("SCOPE_PATTERNS", Some(" , ,"), &["\" , ,\"", "at least one"]),
+            (
+                "SCOPE_PATTERNS",
+                Some(" , ,"),
+                &["\" , ,\"", "at least one"],
+            ),
             ("SCOPE_PATTERNS", Some("myapp-*,*"), &["only of wildcards"]),
-            ("ALERT_TOPIC_ARN", Some("arn:aws:sqs:us-east-1:123456789012:q"), &["SNS topic ARN"]),
-            ("REQUIRED_ROLE_PREFIX", Some("LPMA/"), &["\"LPMA/\"", "role-name prefix"]),
-            ("SELF_ROLE_ARN", Some("arn:aws:iam::123456789012:user/ci"), &["IAM role ARN"]),
-            ("SELF_ROLE_ARN", Some("arn:aws:sts::123456789012:assumed-role/x"), &["assumed-role ARN"]),
-            ("SELF_ROLE_ARN", Some("LPMA_Demo_Remediator"), &["IAM role ARN"]),
-            ("OPT_OUT_TAG", Some("aws:remediation"), &["\"aws:remediation\"", "aws:"]),
+            (
+                "ALERT_TOPIC_ARN",
+                Some("arn:aws:sqs:us-east-1:123456789012:q"),
+                &["SNS topic ARN"],
+            ),
+            (
+                "REQUIRED_ROLE_PREFIX",
+                Some("LPMA/"),
+                &["\"LPMA/\"", "role-name prefix"],
+            ),
+            (
+                "SELF_ROLE_ARN",
+                Some("arn:aws:iam::123456789012:user/ci"),
+                &["IAM role ARN"],
+            ),
+            (
+                "SELF_ROLE_ARN",
+                Some("arn:aws:sts::123456789012:assumed-role/x"),
+                &["assumed-role ARN"],
+            ),
+            (
+                "SELF_ROLE_ARN",
+                Some("LPMA_Demo_Remediator"),
+                &["IAM role ARN"],
+            ),
+            (
+                "OPT_OUT_TAG",
+                Some("aws:remediation"),
+                &["\"aws:remediation\"", "aws:"],
+            ),
         ];
         for (variable, value, fragments) in cases {
             let err = with(&[(variable, *value)]).expect_err(&format!("{variable}={value:?}"));
             assert_eq!(err.variable, *variable);
             let message = err.to_string();
-            assert!(message.starts_with(&format!("invalid {variable}: received ")), "{message}");
+            assert!(
+                message.starts_with(&format!("invalid {variable}: received ")),
+                "{message}"
+            );
             for fragment in *fragments {
                 assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
             }

@@ -146,7 +146,8 @@ impl ResourceRef {
 /// Who made the call: the loop guard compares both ARNs with `SELF_ROLE_ARN`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Actor {
-    /// `detail.userIdentity.arn` (for a role session: `arn:…:sts::…:assumed-role/NAME/SESSION`).
+    /// `detail.userIdentity.arn`; for a role session
+    /// `arn:…:sts::…:assumed-role/NAME/SESSION`.
     pub arn: Option<String>,
     /// `detail.userIdentity.sessionContext.sessionIssuer.arn` (the role itself, with its path).
     pub session_issuer_arn: Option<String>,
@@ -267,8 +268,8 @@ fn resource_from_detail(kind: ResourceKind, detail: &Value) -> Option<ResourceRe
         }
         ResourceKind::Memory => {
             let arn = response(&["memory", "arn"]);
-            let name = request(&["name"])
-                .or_else(|| arn.as_deref().and_then(agentcore_name_from_arn))?;
+            let name =
+                request(&["name"]).or_else(|| arn.as_deref().and_then(agentcore_name_from_arn))?;
             ResourceRef::Memory { name, arn }
         }
         ResourceKind::Gateway => {
@@ -322,17 +323,50 @@ pub(crate) mod tests {
 
     /// Every fixture in `events/remediator/`, by file name.
     pub(crate) const FIXTURES: [(&str, &str); 11] = [
-        ("create-topic.json", include_str!("../../../events/remediator/create-topic.json")),
-        ("create-topic-failed.json", include_str!("../../../events/remediator/create-topic-failed.json")),
-        ("create-queue.json", include_str!("../../../events/remediator/create-queue.json")),
-        ("create-log-group.json", include_str!("../../../events/remediator/create-log-group.json")),
-        ("create-bucket.json", include_str!("../../../events/remediator/create-bucket.json")),
-        ("create-secret.json", include_str!("../../../events/remediator/create-secret.json")),
-        ("create-role.json", include_str!("../../../events/remediator/create-role.json")),
-        ("create-key.json", include_str!("../../../events/remediator/create-key.json")),
-        ("create-agent-runtime.json", include_str!("../../../events/remediator/create-agent-runtime.json")),
-        ("create-memory.json", include_str!("../../../events/remediator/create-memory.json")),
-        ("create-gateway.json", include_str!("../../../events/remediator/create-gateway.json")),
+        (
+            "create-topic.json",
+            include_str!("../../../events/remediator/create-topic.json"),
+        ),
+        (
+            "create-topic-failed.json",
+            include_str!("../../../events/remediator/create-topic-failed.json"),
+        ),
+        (
+            "create-queue.json",
+            include_str!("../../../events/remediator/create-queue.json"),
+        ),
+        (
+            "create-log-group.json",
+            include_str!("../../../events/remediator/create-log-group.json"),
+        ),
+        (
+            "create-bucket.json",
+            include_str!("../../../events/remediator/create-bucket.json"),
+        ),
+        (
+            "create-secret.json",
+            include_str!("../../../events/remediator/create-secret.json"),
+        ),
+        (
+            "create-role.json",
+            include_str!("../../../events/remediator/create-role.json"),
+        ),
+        (
+            "create-key.json",
+            include_str!("../../../events/remediator/create-key.json"),
+        ),
+        (
+            "create-agent-runtime.json",
+            include_str!("../../../events/remediator/create-agent-runtime.json"),
+        ),
+        (
+            "create-memory.json",
+            include_str!("../../../events/remediator/create-memory.json"),
+        ),
+        (
+            "create-gateway.json",
+            include_str!("../../../events/remediator/create-gateway.json"),
+        ),
     ];
 
     pub(crate) fn fixture(name: &str) -> CreateEvent {
@@ -351,43 +385,87 @@ pub(crate) mod tests {
     #[test]
     fn every_fixture_parses_to_its_resource() {
         let expected: [(&str, Option<ResourceRef>); 11] = [
-            ("create-topic.json", Some(ResourceRef::SnsTopic {
-                arn: owned("arn:aws:sns:us-east-1:123456789012:corebound-demo-alerts"),
-            })),
+            (
+                "create-topic.json",
+                Some(ResourceRef::SnsTopic {
+                    arn: owned("arn:aws:sns:us-east-1:123456789012:corebound-demo-alerts"),
+                }),
+            ),
             // A failed call created nothing; triage skips it on its errorCode.
             ("create-topic-failed.json", None),
-            ("create-queue.json", Some(ResourceRef::SqsQueue {
-                url: owned("https://sqs.us-east-1.amazonaws.com/123456789012/corebound-demo-jobs"),
-                name: owned("corebound-demo-jobs"),
-            })),
-            ("create-log-group.json", Some(ResourceRef::LogGroup {
-                name: owned("corebound-demo-agent-logs"),
-            })),
-            ("create-bucket.json", Some(ResourceRef::S3Bucket {
-                name: owned("corebound-demo-artifacts-123456789012"),
-            })),
-            ("create-secret.json", Some(ResourceRef::Secret {
-                arn: owned("arn:aws:secretsmanager:us-east-1:123456789012:secret:corebound-demo-db-credentials-Xy3AbC"),
-            })),
-            ("create-role.json", Some(ResourceRef::IamRole {
-                name: owned("LPMA_Demo_AgentRuntime"),
-                arn: owned("arn:aws:iam::123456789012:role/LPMA_Demo_AgentRuntime"),
-            })),
-            ("create-key.json", Some(ResourceRef::KmsKey {
-                arn: owned("arn:aws:kms:us-east-1:123456789012:key/0f2c3d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"),
-            })),
-            ("create-agent-runtime.json", Some(ResourceRef::AgentRuntime {
-                name: owned("corebound_demo_agent"),
-                arn: Some(owned("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/corebound_demo_agent-Ab12Cd34Ef")),
-            })),
-            ("create-memory.json", Some(ResourceRef::Memory {
-                name: owned("corebound_demo_memory"),
-                arn: None,
-            })),
-            ("create-gateway.json", Some(ResourceRef::Gateway {
-                name: owned("corebound-demo-gateway"),
-                arn: Some(owned("arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/corebound-demo-gateway-k3x9q2w7zt")),
-            })),
+            (
+                "create-queue.json",
+                Some(ResourceRef::SqsQueue {
+                    url: owned(
+                        "https://sqs.us-east-1.amazonaws.com/123456789012/corebound-demo-jobs",
+                    ),
+                    name: owned("corebound-demo-jobs"),
+                }),
+            ),
+            (
+                "create-log-group.json",
+                Some(ResourceRef::LogGroup {
+                    name: owned("corebound-demo-agent-logs"),
+                }),
+            ),
+            (
+                "create-bucket.json",
+                Some(ResourceRef::S3Bucket {
+                    name: owned("corebound-demo-artifacts-123456789012"),
+                }),
+            ),
+            (
+                "create-secret.json",
+                Some(ResourceRef::Secret {
+                    arn: owned(
+                        "arn:aws:secretsmanager:us-east-1:123456789012:\
+                         secret:corebound-demo-db-credentials-Xy3AbC",
+                    ),
+                }),
+            ),
+            (
+                "create-role.json",
+                Some(ResourceRef::IamRole {
+                    name: owned("LPMA_Demo_AgentRuntime"),
+                    arn: owned("arn:aws:iam::123456789012:role/LPMA_Demo_AgentRuntime"),
+                }),
+            ),
+            (
+                "create-key.json",
+                Some(ResourceRef::KmsKey {
+                    arn: owned(
+                        "arn:aws:kms:us-east-1:123456789012:\
+                         key/0f2c3d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                    ),
+                }),
+            ),
+            (
+                "create-agent-runtime.json",
+                Some(ResourceRef::AgentRuntime {
+                    name: owned("corebound_demo_agent"),
+                    arn: Some(owned(
+                        "arn:aws:bedrock-agentcore:us-east-1:123456789012:\
+                         runtime/corebound_demo_agent-Ab12Cd34Ef",
+                    )),
+                }),
+            ),
+            (
+                "create-memory.json",
+                Some(ResourceRef::Memory {
+                    name: owned("corebound_demo_memory"),
+                    arn: None,
+                }),
+            ),
+            (
+                "create-gateway.json",
+                Some(ResourceRef::Gateway {
+                    name: owned("corebound-demo-gateway"),
+                    arn: Some(owned(
+                        "arn:aws:bedrock-agentcore:us-east-1:123456789012:\
+                         gateway/corebound-demo-gateway-k3x9q2w7zt",
+                    )),
+                }),
+            ),
         ];
         assert_eq!(expected.len(), FIXTURES.len());
         for (name, resource) in expected {
@@ -398,7 +476,10 @@ pub(crate) mod tests {
             assert!(!event.event_id.is_empty(), "{name}");
             assert!(event.actor.arn.is_some(), "{name}");
             let kind = ResourceKind::from_event(&event.event_source, &event.event_name);
-            assert!(kind.is_some(), "{name}: every fixture is a handled create event");
+            assert!(
+                kind.is_some(),
+                "{name}: every fixture is a handled create event"
+            );
             if let Some(resource) = resource {
                 assert_eq!(Some(resource.kind()), kind, "{name}");
             }
@@ -446,7 +527,9 @@ pub(crate) mod tests {
             "https://sqs.us-east-1.amazonaws.com/123456789012/corebound-demo-jobs"
         );
         let runtime = fixture("create-agent-runtime.json").resource.unwrap();
-        assert!(runtime.identifier().ends_with(":runtime/corebound_demo_agent-Ab12Cd34Ef"));
+        assert!(runtime
+            .identifier()
+            .ends_with(":runtime/corebound_demo_agent-Ab12Cd34Ef"));
     }
 
     fn cloudtrail(source: &str, name: &str, request: Value, response: Value) -> Value {
@@ -462,62 +545,115 @@ pub(crate) mod tests {
 
     #[test]
     fn lenient_variants_resolve_the_resource() {
-        let secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:corebound-demo-a-AbCdEf";
+        let secret_arn =
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:corebound-demo-a-AbCdEf";
         let secret = |key: &str| {
-            cloudtrail("secretsmanager.amazonaws.com", "CreateSecret", json!({}), json!({ key: secret_arn }))
+            cloudtrail(
+                "secretsmanager.amazonaws.com",
+                "CreateSecret",
+                json!({}),
+                json!({ key: secret_arn }),
+            )
         };
+        const AGENTCORE: &str = "bedrock-agentcore.amazonaws.com";
+        const MEMORY_ARN: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:\
+            memory/corebound_demo_memory-Zx81Qw45Er";
+        const MOTO_RUNTIME_ARN: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:\
+            agent/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0:1";
+        const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/service/LPMA_Demo_X";
+        let secret_ref = Some(ResourceRef::Secret {
+            arn: owned(secret_arn),
+        });
         let cases: Vec<(&str, Value, Option<ResourceRef>)> = vec![
-            ("secret arn", secret("arn"), Some(ResourceRef::Secret { arn: owned(secret_arn) })),
-            ("secret aRN", secret("aRN"), Some(ResourceRef::Secret { arn: owned(secret_arn) })),
-            ("secret ARN", secret("ARN"), Some(ResourceRef::Secret { arn: owned(secret_arn) })),
+            ("secret arn", secret("arn"), secret_ref.clone()),
+            ("secret aRN", secret("aRN"), secret_ref.clone()),
+            ("secret ARN", secret("ARN"), secret_ref),
             (
                 "runtime without response: name from request",
-                cloudtrail("bedrock-agentcore.amazonaws.com", "CreateAgentRuntime",
-                    json!({"agentRuntimeName": "corebound_demo_agent"}), Value::Null),
-                Some(ResourceRef::AgentRuntime { name: owned("corebound_demo_agent"), arn: None }),
+                cloudtrail(
+                    AGENTCORE,
+                    "CreateAgentRuntime",
+                    json!({"agentRuntimeName": "corebound_demo_agent"}),
+                    Value::Null,
+                ),
+                Some(ResourceRef::AgentRuntime {
+                    name: owned("corebound_demo_agent"),
+                    arn: None,
+                }),
             ),
             (
                 "memory with response only: name from the ARN id",
-                cloudtrail("bedrock-agentcore.amazonaws.com", "CreateMemory", Value::Null,
-                    json!({"memory": {"arn": "arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/corebound_demo_memory-Zx81Qw45Er"}})),
+                cloudtrail(
+                    AGENTCORE,
+                    "CreateMemory",
+                    Value::Null,
+                    json!({"memory": {"arn": MEMORY_ARN}}),
+                ),
                 Some(ResourceRef::Memory {
                     name: owned("corebound_demo_memory"),
-                    arn: Some(owned("arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/corebound_demo_memory-Zx81Qw45Er")),
+                    arn: Some(owned(MEMORY_ARN)),
                 }),
             ),
             (
                 "moto-style runtime ARN carries no name",
-                cloudtrail("bedrock-agentcore.amazonaws.com", "CreateAgentRuntime", json!({}),
-                    json!({"agentRuntimeArn": "arn:aws:bedrock-agentcore:us-east-1:123456789012:agent/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0:1"})),
+                cloudtrail(
+                    AGENTCORE,
+                    "CreateAgentRuntime",
+                    json!({}),
+                    json!({"agentRuntimeArn": MOTO_RUNTIME_ARN}),
+                ),
                 None,
             ),
             (
                 "role name from the ARN when roleName is absent",
-                cloudtrail("iam.amazonaws.com", "CreateRole", json!({}),
-                    json!({"role": {"arn": "arn:aws:iam::123456789012:role/service/LPMA_Demo_X"}})),
+                cloudtrail(
+                    "iam.amazonaws.com",
+                    "CreateRole",
+                    json!({}),
+                    json!({"role": {"arn": ROLE_ARN}}),
+                ),
                 Some(ResourceRef::IamRole {
                     name: owned("LPMA_Demo_X"),
-                    arn: owned("arn:aws:iam::123456789012:role/service/LPMA_Demo_X"),
+                    arn: owned(ROLE_ARN),
                 }),
             ),
             (
                 "topic without responseElements has no identity",
-                cloudtrail("sns.amazonaws.com", "CreateTopic", json!({"name": "corebound-demo-x"}), Value::Null),
+                cloudtrail(
+                    "sns.amazonaws.com",
+                    "CreateTopic",
+                    json!({"name": "corebound-demo-x"}),
+                    Value::Null,
+                ),
                 None,
             ),
             (
                 "empty strings count as absent",
-                cloudtrail("s3.amazonaws.com", "CreateBucket", json!({"bucketName": ""}), Value::Null),
+                cloudtrail(
+                    "s3.amazonaws.com",
+                    "CreateBucket",
+                    json!({"bucketName": ""}),
+                    Value::Null,
+                ),
                 None,
             ),
             (
                 "unhandled event",
-                cloudtrail("sns.amazonaws.com", "DeleteTopic", json!({"topicArn": "arn:aws:sns:us-east-1:1:t"}), Value::Null),
+                cloudtrail(
+                    "sns.amazonaws.com",
+                    "DeleteTopic",
+                    json!({"topicArn": "arn:aws:sns:us-east-1:123456789012:t"}),
+                    Value::Null,
+                ),
                 None,
             ),
         ];
         for (case, event, expected) in cases {
-            assert_eq!(CreateEvent::from_eventbridge(&event).resource, expected, "{case}");
+            assert_eq!(
+                CreateEvent::from_eventbridge(&event).resource,
+                expected,
+                "{case}"
+            );
         }
     }
 
@@ -536,24 +672,41 @@ pub(crate) mod tests {
         assert_eq!(parsed.region, "eu-west-1");
         assert_eq!(parsed.account, "210987654321");
         assert_eq!(parsed.event_source, "logs.amazonaws.com");
-        assert_eq!(parsed.resource, Some(ResourceRef::LogGroup { name: owned("corebound-demo-x") }));
+        assert_eq!(
+            parsed.resource,
+            Some(ResourceRef::LogGroup {
+                name: owned("corebound-demo-x")
+            })
+        );
         assert_eq!(parsed.actor, Actor::default());
     }
 
     #[test]
     fn non_objects_parse_to_an_empty_event() {
         for value in [Value::Null, json!("text"), json!([1]), json!({"detail": 3})] {
-            assert_eq!(CreateEvent::from_eventbridge(&value), CreateEvent::default());
+            assert_eq!(
+                CreateEvent::from_eventbridge(&value),
+                CreateEvent::default()
+            );
         }
     }
 
     #[test]
     fn random_suffixes_are_stripped_only_when_present() {
         let cases = [
-            ("arn:aws:secretsmanager:us-east-1:1:secret:a/b-c-AbC123", "a/b-c"),
+            (
+                "arn:aws:secretsmanager:us-east-1:1:secret:a/b-c-AbC123",
+                "a/b-c",
+            ),
             ("arn:aws:secretsmanager:us-east-1:1:secret:short", "short"),
-            ("arn:aws:secretsmanager:us-east-1:1:secret:-AbCdEf", "-AbCdEf"),
-            ("arn:aws:secretsmanager:us-east-1:1:secret:name-Ab.dEf", "name-Ab.dEf"),
+            (
+                "arn:aws:secretsmanager:us-east-1:1:secret:-AbCdEf",
+                "-AbCdEf",
+            ),
+            (
+                "arn:aws:secretsmanager:us-east-1:1:secret:name-Ab.dEf",
+                "name-Ab.dEf",
+            ),
         ];
         for (arn, name) in cases {
             assert_eq!(secret_name_from_arn(arn), name, "{arn}");

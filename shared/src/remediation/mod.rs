@@ -1,1 +1,44 @@
 //! Remediation rules: which new resources lack mandatory tags or CMK encryption, and what to do.
+//!
+//! The remediator Lambda (issue 5) reacts to CloudTrail create events. Everything it
+//! decides lives here as plain functions on values, so every rule is unit-tested without
+//! AWS; the handler only reads state and makes the calls a [`Plan`] lists:
+//!
+//! 1. [`RemediationConfig::from_env`] once at start (invalid configuration stops the function).
+//! 2. [`CreateEvent::from_eventbridge`] parses the event leniently.
+//! 3. [`triage`] returns the [`ResourceRef`] to act on, or a [`SkipReason`] (failed call,
+//!    own action, unhandled, identity missing) to audit with [`AuditRecord::skipped`].
+//! 4. The handler reads the resource into an [`ObservedState`] (AgentCore resources
+//!    without an ARN are looked up by name first).
+//! 5. [`plan()`] decides; the handler runs the actions (enforce mode) and logs
+//!    [`plan_records`], alerting on those that [`AuditRecord::needs_person`].
+//!
+//! Decisions where issue 5 is silent, all conservative (never overwrite, never guess):
+//! - A required tag key that is present is never overwritten, even with an empty value;
+//!   the empty value is reported. IAM tag keys compare ignoring case.
+//! - A resource is switched to the CMK only when it has no key of its own choosing
+//!   (absent, default or AWS-managed); another key, an alias or id that cannot be
+//!   resolved without KMS, and S3 DSSE are reported, never replaced.
+//! - KMS keys have no name: their scope is judged on their aliases (a key without a
+//!   matching alias yet is reported as out of scope). Keys are tagged, never re-encrypted.
+//! - Secrets are scoped on their name (ARN minus the six-character random suffix);
+//!   log groups on their full name; AgentCore resources on the name in the request.
+//! - Out-of-scope and opted-out resources get exactly one finding; nothing else is judged.
+
+mod audit;
+mod config;
+mod event;
+mod plan;
+mod rules;
+
+pub use audit::{plan_records, AuditAction, AuditRecord, AuditResult, Execution, Rule};
+pub use config::{ConfigError, Mode, RemediationConfig, DEFAULT_OPT_OUT_TAG, MANDATORY_TAG_KEYS};
+pub use event::{Actor, CreateEvent, ResourceKind, ResourceRef};
+pub use plan::{
+    plan, Action, EncryptionChange, EncryptionState, Finding, ObservedState, Plan,
+    S3DefaultEncryption,
+};
+pub use rules::{
+    classify_key, encryption_decision, in_scope, is_opted_out, merged_bucket_tags, missing_tags,
+    triage, EncryptionDecision, KeyClass, SkipReason,
+};

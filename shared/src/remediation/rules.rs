@@ -108,7 +108,7 @@ pub fn in_scope(name: &str, patterns: &[String]) -> bool {
     patterns.iter().any(|pattern| glob_match(pattern, name))
 }
 
-/// Iterative wildcard match with single backtracking point (linear in practice).
+/// Iterative wildcard match that backtracks only to the last `*` (no recursion).
 fn glob_match(pattern: &str, text: &str) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
@@ -231,9 +231,12 @@ pub fn encryption_decision(
         (ResourceKind::SnsTopic, EncryptionState::SnsTopic { kms_master_key_id }) => {
             simple(kms_master_key_id, EncryptionChange::SnsTopicKey { key_arn })
         }
-        (ResourceKind::SqsQueue, EncryptionState::SqsQueue { kms_master_key_id, .. }) => {
-            simple(kms_master_key_id, EncryptionChange::SqsQueueKey { key_arn })
-        }
+        (
+            ResourceKind::SqsQueue,
+            EncryptionState::SqsQueue {
+                kms_master_key_id, ..
+            },
+        ) => simple(kms_master_key_id, EncryptionChange::SqsQueueKey { key_arn }),
         (ResourceKind::LogGroup, EncryptionState::LogGroup { kms_key_id }) => {
             simple(kms_key_id, EncryptionChange::LogGroupKey { key_arn })
         }
@@ -331,7 +334,11 @@ mod tests {
             "create-gateway.json",
         ] {
             let event = fixture(name);
-            assert_eq!(triage(&event, &config), Ok(event.resource.as_ref().unwrap()), "{name}");
+            assert_eq!(
+                triage(&event, &config),
+                Ok(event.resource.as_ref().unwrap()),
+                "{name}"
+            );
         }
     }
 
@@ -348,18 +355,74 @@ mod tests {
 
     #[test]
     fn loop_guard_recognises_the_own_role_and_its_sessions() {
-        let session = "arn:aws:sts::123456789012:assumed-role/LPMA_Demo_Remediator/corebound-remediator";
+        let session =
+            "arn:aws:sts::123456789012:assumed-role/LPMA_Demo_Remediator/corebound-remediator";
         // (case, actor arn, session issuer arn, self role override, own action?)
-        let cases: &[(&str, Option<&str>, Option<&str>, Option<&str>, bool)] = &[
-            ("session issuer is the role", Some(session), Some(SELF_ROLE), None, true),
-            ("assumed-role session without issuer (path dropped)", Some(session), None, None, true),
+        type Case<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+            bool,
+        );
+        let cases: &[Case<'_>] = &[
+            (
+                "session issuer is the role",
+                Some(session),
+                Some(SELF_ROLE),
+                None,
+                true,
+            ),
+            (
+                "assumed-role session without issuer (path dropped)",
+                Some(session),
+                None,
+                None,
+                true,
+            ),
             ("the role ARN itself", Some(SELF_ROLE), None, None, true),
-            ("role name differs only in case", Some("arn:aws:sts::123456789012:assumed-role/lpma_demo_remediator/x"), None, None, true),
-            ("self given as a session ARN, other session", Some("arn:aws:sts::123456789012:assumed-role/LPMA_Demo_Remediator/other"), None, Some(session), true),
-            ("deployer role", Some("arn:aws:sts::123456789012:assumed-role/LPMA_Demo_Deployer/ci"), Some("arn:aws:iam::123456789012:role/LPMA_Demo_Deployer"), None, false),
-            ("same role name in another account", Some("arn:aws:sts::210987654321:assumed-role/LPMA_Demo_Remediator/x"), None, None, false),
-            ("role name with the own name as prefix", Some("arn:aws:sts::123456789012:assumed-role/LPMA_Demo_RemediatorX/x"), None, None, false),
-            ("IAM user of the same name", Some("arn:aws:iam::123456789012:user/LPMA_Demo_Remediator"), None, None, false),
+            (
+                "role name differs only in case",
+                Some("arn:aws:sts::123456789012:assumed-role/lpma_demo_remediator/x"),
+                None,
+                None,
+                true,
+            ),
+            (
+                "self given as a session ARN, other session",
+                Some("arn:aws:sts::123456789012:assumed-role/LPMA_Demo_Remediator/other"),
+                None,
+                Some(session),
+                true,
+            ),
+            (
+                "deployer role",
+                Some("arn:aws:sts::123456789012:assumed-role/LPMA_Demo_Deployer/ci"),
+                Some("arn:aws:iam::123456789012:role/LPMA_Demo_Deployer"),
+                None,
+                false,
+            ),
+            (
+                "same role name in another account",
+                Some("arn:aws:sts::210987654321:assumed-role/LPMA_Demo_Remediator/x"),
+                None,
+                None,
+                false,
+            ),
+            (
+                "role name with the own name as prefix",
+                Some("arn:aws:sts::123456789012:assumed-role/LPMA_Demo_RemediatorX/x"),
+                None,
+                None,
+                false,
+            ),
+            (
+                "IAM user of the same name",
+                Some("arn:aws:iam::123456789012:user/LPMA_Demo_Remediator"),
+                None,
+                None,
+                false,
+            ),
             ("no identity", None, None, None, false),
         ];
         for (case, arn, issuer, self_role, own) in cases {
@@ -369,7 +432,11 @@ mod tests {
             }
             let event = with_actor(*arn, *issuer);
             let result = triage(&event, &config);
-            assert_eq!(matches!(result, Err(SkipReason::OwnAction { .. })), *own, "{case}: {result:?}");
+            assert_eq!(
+                matches!(result, Err(SkipReason::OwnAction { .. })),
+                *own,
+                "{case}: {result:?}"
+            );
         }
     }
 
@@ -407,14 +474,29 @@ mod tests {
     #[test]
     fn skip_reasons_read_well() {
         let cases = [
-            (SkipReason::FailedCall { error_code: "AccessDenied".into() }, "failed call (AccessDenied)"),
-            (SkipReason::OwnAction { actor: "arn:x".into() }, "own action of arn:x (loop guard)"),
             (
-                SkipReason::Unhandled { event_source: "sns.amazonaws.com".into(), event_name: "Publish".into() },
+                SkipReason::FailedCall {
+                    error_code: "AccessDenied".into(),
+                },
+                "failed call (AccessDenied)",
+            ),
+            (
+                SkipReason::OwnAction {
+                    actor: "arn:x".into(),
+                },
+                "own action of arn:x (loop guard)",
+            ),
+            (
+                SkipReason::Unhandled {
+                    event_source: "sns.amazonaws.com".into(),
+                    event_name: "Publish".into(),
+                },
                 "unhandled event sns.amazonaws.com Publish",
             ),
             (
-                SkipReason::ResourceNotInEvent { event_name: "CreateTopic".into() },
+                SkipReason::ResourceNotInEvent {
+                    event_name: "CreateTopic".into(),
+                },
                 "CreateTopic event does not identify the resource",
             ),
         ];
@@ -439,7 +521,11 @@ mod tests {
             ("a*b*c", "axxbyyc", true),
             ("a*b*c", "axxbyy", false),
             ("*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
-            ("/aws/lambda/corebound-demo-*", "/aws/lambda/corebound-demo-fn", true),
+            (
+                "/aws/lambda/corebound-demo-*",
+                "/aws/lambda/corebound-demo-fn",
+                true,
+            ),
             ("corebound-demo-*", "corebound-demo-a/b", true),
             ("exact", "exact", true),
             ("exact", "exactly", false),
@@ -469,17 +555,52 @@ mod tests {
     fn missing_tags_never_overwrites_present_values() {
         let required = sample().required_tags;
         let cases = [
-            ("untagged", tags(&[]), vec!["ApplicationId", "Environment", "ManagedBy", "Project", "ServiceLine"]),
-            ("someone's own values stay", tags(&[("Environment", "prod"), ("Project", "other")]), vec!["ApplicationId", "ManagedBy", "ServiceLine"]),
-            ("empty value counts as set", tags(&[("ServiceLine", "")]), vec!["ApplicationId", "Environment", "ManagedBy", "Project"]),
-            ("keys are case-sensitive", tags(&[("environment", "prod")]), vec!["ApplicationId", "Environment", "ManagedBy", "Project", "ServiceLine"]),
+            (
+                "untagged",
+                tags(&[]),
+                vec![
+                    "ApplicationId",
+                    "Environment",
+                    "ManagedBy",
+                    "Project",
+                    "ServiceLine",
+                ],
+            ),
+            (
+                "someone's own values stay",
+                tags(&[("Environment", "prod"), ("Project", "other")]),
+                vec!["ApplicationId", "ManagedBy", "ServiceLine"],
+            ),
+            (
+                "empty value counts as set",
+                tags(&[("ServiceLine", "")]),
+                vec!["ApplicationId", "Environment", "ManagedBy", "Project"],
+            ),
+            (
+                "keys are case-sensitive",
+                tags(&[("environment", "prod")]),
+                vec![
+                    "ApplicationId",
+                    "Environment",
+                    "ManagedBy",
+                    "Project",
+                    "ServiceLine",
+                ],
+            ),
             ("complete", required.clone(), vec![]),
         ];
         for (case, current, keys) in cases {
             let missing = missing_tags(&current, &required);
-            assert_eq!(missing.keys().map(String::as_str).collect::<Vec<_>>(), keys, "{case}");
+            assert_eq!(
+                missing.keys().map(String::as_str).collect::<Vec<_>>(),
+                keys,
+                "{case}"
+            );
             for (key, value) in &missing {
-                assert_eq!(value, &required[key], "{case}: values come from REQUIRED_TAGS");
+                assert_eq!(
+                    value, &required[key],
+                    "{case}: values come from REQUIRED_TAGS"
+                );
             }
         }
     }
@@ -487,7 +608,11 @@ mod tests {
     #[test]
     fn bucket_tag_merge_keeps_every_existing_tag() {
         let required = sample().required_tags;
-        let current = tags(&[("Environment", "prod"), ("DataClass", "confidential"), ("Owner", "")]);
+        let current = tags(&[
+            ("Environment", "prod"),
+            ("DataClass", "confidential"),
+            ("Owner", ""),
+        ]);
         let merged = merged_bucket_tags(&current, &required);
         for (key, value) in &current {
             assert_eq!(merged.get(key), Some(value), "{key} kept unchanged");
@@ -496,7 +621,11 @@ mod tests {
             assert_eq!(merged[key], required[key]);
         }
         assert_eq!(merged.len(), current.len() + 4);
-        assert_eq!(merged_bucket_tags(&merged, &required), merged, "merging is idempotent");
+        assert_eq!(
+            merged_bucket_tags(&merged, &required),
+            merged,
+            "merging is idempotent"
+        );
     }
 
     #[test]
@@ -522,11 +651,23 @@ mod tests {
             (CMK, KeyClass::ProjectCmk),
             ("1234abcd-12ab-34cd-56ef-1234567890ab", KeyClass::ProjectCmk),
             ("alias/aws/sns", KeyClass::AwsManaged),
-            ("arn:aws:kms:us-east-1:123456789012:alias/aws/secretsmanager", KeyClass::AwsManaged),
+            (
+                "arn:aws:kms:us-east-1:123456789012:alias/aws/secretsmanager",
+                KeyClass::AwsManaged,
+            ),
             ("alias/corebound-demo", KeyClass::Other),
-            ("arn:aws:kms:us-east-1:123456789012:alias/awsome", KeyClass::Other),
-            ("arn:aws:kms:us-east-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab", KeyClass::Other),
-            ("arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", KeyClass::Other),
+            (
+                "arn:aws:kms:us-east-1:123456789012:alias/awsome",
+                KeyClass::Other,
+            ),
+            (
+                "arn:aws:kms:us-east-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab",
+                KeyClass::Other,
+            ),
+            (
+                "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                KeyClass::Other,
+            ),
         ];
         for (reference, class) in cases {
             assert_eq!(classify_key(reference, CMK), class, "{reference}");
@@ -548,55 +689,261 @@ mod tests {
         let key_arn = CMK.to_string();
         let change = |change: EncryptionChange| EncryptionDecision::Change(change);
         let foreign = |key: &str| {
-            EncryptionDecision::Report(Finding::EncryptedWithForeignKey { key: key.to_string() })
+            EncryptionDecision::Report(Finding::EncryptedWithForeignKey {
+                key: key.to_string(),
+            })
         };
         let cases: Vec<(&str, ResourceKind, EncryptionState, EncryptionDecision)> = vec![
-            ("sns absent", ResourceKind::SnsTopic, EncryptionState::SnsTopic { kms_master_key_id: None },
-                change(EncryptionChange::SnsTopicKey { key_arn: key_arn.clone() })),
-            ("sns alias/aws/sns", ResourceKind::SnsTopic, EncryptionState::SnsTopic { kms_master_key_id: some("alias/aws/sns") },
-                change(EncryptionChange::SnsTopicKey { key_arn: key_arn.clone() })),
-            ("sns cmk", ResourceKind::SnsTopic, EncryptionState::SnsTopic { kms_master_key_id: some(CMK) }, Compliant),
-            ("sns other cmk", ResourceKind::SnsTopic, EncryptionState::SnsTopic { kms_master_key_id: some(other) }, foreign(other)),
-            ("sqs SSE-SQS only", ResourceKind::SqsQueue, EncryptionState::SqsQueue { kms_master_key_id: None, sqs_managed_sse_enabled: true },
-                change(EncryptionChange::SqsQueueKey { key_arn: key_arn.clone() })),
-            ("sqs cmk (SSE-SQS flag still reads true)", ResourceKind::SqsQueue,
-                EncryptionState::SqsQueue { kms_master_key_id: some(CMK), sqs_managed_sse_enabled: true }, Compliant),
-            ("sqs alias/aws/sqs", ResourceKind::SqsQueue, EncryptionState::SqsQueue { kms_master_key_id: some("alias/aws/sqs"), sqs_managed_sse_enabled: false },
-                change(EncryptionChange::SqsQueueKey { key_arn: key_arn.clone() })),
-            ("log group absent", ResourceKind::LogGroup, EncryptionState::LogGroup { kms_key_id: None },
-                change(EncryptionChange::LogGroupKey { key_arn: key_arn.clone() })),
-            ("log group cmk", ResourceKind::LogGroup, EncryptionState::LogGroup { kms_key_id: some(CMK) }, Compliant),
-            ("log group other", ResourceKind::LogGroup, EncryptionState::LogGroup { kms_key_id: some(other) }, foreign(other)),
-            ("secret default", ResourceKind::Secret, EncryptionState::Secret { kms_key_id: None },
-                change(EncryptionChange::SecretKey { key_arn: key_arn.clone() })),
-            ("secret alias/aws/secretsmanager", ResourceKind::Secret, EncryptionState::Secret { kms_key_id: some("alias/aws/secretsmanager") },
-                change(EncryptionChange::SecretKey { key_arn: key_arn.clone() })),
-            ("secret cmk by key id", ResourceKind::Secret, EncryptionState::Secret { kms_key_id: some("1234abcd-12ab-34cd-56ef-1234567890ab") }, Compliant),
-            ("secret other alias", ResourceKind::Secret, EncryptionState::Secret { kms_key_id: some("alias/team-x") }, foreign("alias/team-x")),
-            ("s3 none", ResourceKind::S3Bucket, EncryptionState::S3Bucket { default_encryption: None },
-                change(EncryptionChange::S3BucketDefault { key_arn: key_arn.clone() })),
-            ("s3 SSE-S3", ResourceKind::S3Bucket, s3("AES256", None),
-                change(EncryptionChange::S3BucketDefault { key_arn: key_arn.clone() })),
-            ("s3 aws:kms default key", ResourceKind::S3Bucket, s3("aws:kms", None),
-                change(EncryptionChange::S3BucketDefault { key_arn: key_arn.clone() })),
-            ("s3 aws:kms alias/aws/s3", ResourceKind::S3Bucket, s3("aws:kms", Some("arn:aws:kms:us-east-1:123456789012:alias/aws/s3")),
-                change(EncryptionChange::S3BucketDefault { key_arn: key_arn.clone() })),
-            ("s3 aws:kms cmk, bucket key off", ResourceKind::S3Bucket, s3("aws:kms", Some(CMK)), Compliant),
-            ("s3 aws:kms other cmk", ResourceKind::S3Bucket, s3("aws:kms", Some(other)), foreign(other)),
-            ("s3 dsse cmk", ResourceKind::S3Bucket, s3("aws:kms:dsse", Some(CMK)), Compliant),
-            ("s3 dsse default key is not downgraded", ResourceKind::S3Bucket, s3("aws:kms:dsse", None), foreign("aws:kms:dsse")),
-            ("memory without key", ResourceKind::Memory, EncryptionState::Memory { encryption_key_arn: None },
-                EncryptionDecision::Report(Finding::MemoryWithoutCmk)),
-            ("memory cmk", ResourceKind::Memory, EncryptionState::Memory { encryption_key_arn: some(CMK) }, Compliant),
-            ("memory other key", ResourceKind::Memory, EncryptionState::Memory { encryption_key_arn: some(other) }, foreign(other)),
-            ("role", ResourceKind::IamRole, EncryptionState::NotApplicable, NotApplicable),
-            ("key", ResourceKind::KmsKey, EncryptionState::NotApplicable, NotApplicable),
-            ("runtime", ResourceKind::AgentRuntime, EncryptionState::NotApplicable, NotApplicable),
-            ("gateway", ResourceKind::Gateway, EncryptionState::NotApplicable, NotApplicable),
-            ("state of the wrong kind", ResourceKind::SnsTopic, EncryptionState::Secret { kms_key_id: None },
-                EncryptionDecision::Report(Finding::EncryptionStateUnknown { kind: ResourceKind::SnsTopic })),
-            ("state not observed", ResourceKind::S3Bucket, EncryptionState::NotApplicable,
-                EncryptionDecision::Report(Finding::EncryptionStateUnknown { kind: ResourceKind::S3Bucket })),
+            (
+                "sns absent",
+                ResourceKind::SnsTopic,
+                EncryptionState::SnsTopic {
+                    kms_master_key_id: None,
+                },
+                change(EncryptionChange::SnsTopicKey {
+                    key_arn: key_arn.clone(),
+                }),
+            ),
+            (
+                "sns alias/aws/sns",
+                ResourceKind::SnsTopic,
+                EncryptionState::SnsTopic {
+                    kms_master_key_id: some("alias/aws/sns"),
+                },
+                change(EncryptionChange::SnsTopicKey {
+                    key_arn: key_arn.clone(),
+                }),
+            ),
+            (
+                "sns cmk",
+                ResourceKind::SnsTopic,
+                EncryptionState::SnsTopic {
+                    kms_master_key_id: some(CMK),
+                },
+                Compliant,
+            ),
+            (
+                "sns other cmk",
+                ResourceKind::SnsTopic,
+                EncryptionState::SnsTopic {
+                    kms_master_key_id: some(other),
+                },
+                foreign(other),
+            ),
+            (
+                "sqs SSE-SQS only",
+                ResourceKind::SqsQueue,
+                EncryptionState::SqsQueue {
+                    kms_master_key_id: None,
+                    sqs_managed_sse_enabled: true,
+                },
+                change(EncryptionChange::SqsQueueKey {
+                    key_arn: key_arn.clone(),
+                }),
+            ),
+            (
+                "sqs cmk (SSE-SQS flag still reads true)",
+                ResourceKind::SqsQueue,
+                EncryptionState::SqsQueue {
+                    kms_master_key_id: some(CMK),
+                    sqs_managed_sse_enabled: true,
+                },
+                Compliant,
+            ),
+            (
+                "sqs alias/aws/sqs",
+                ResourceKind::SqsQueue,
+                EncryptionState::SqsQueue {
+                    kms_master_key_id: some("alias/aws/sqs"),
+                    sqs_managed_sse_enabled: false,
+                },
+                change(EncryptionChange::SqsQueueKey {
+                    key_arn: key_arn.clone(),
+                }),
+            ),
+            (
+                "log group absent",
+                ResourceKind::LogGroup,
+                EncryptionState::LogGroup { kms_key_id: None },
+                change(EncryptionChange::LogGroupKey {
+                    key_arn: key_arn.clone(),
+                }),
+            ),
+            (
+                "log group cmk",
+                ResourceKind::LogGroup,
+                EncryptionState::LogGroup {
+                    kms_key_id: some(CMK),
+                },
+                Compliant,
+            ),
+            (
+                "log group other",
+                ResourceKind::LogGroup,
+                EncryptionState::LogGroup {
+                    kms_key_id: some(other),
+                },
+                foreign(other),
+            ),
+            (
+                "secret default",
+                ResourceKind::Secret,
+                EncryptionState::Secret { kms_key_id: None },
+                change(EncryptionChange::SecretKey {
+                    key_arn: key_arn.clone(),
+                }),
+            ),
+            (
+                "secret alias/aws/secretsmanager",
+                ResourceKind::Secret,
+                EncryptionState::Secret {
+                    kms_key_id: some("alias/aws/secretsmanager"),
+                },
+                change(EncryptionChange::SecretKey {
+                    key_arn: key_arn.clone(),
+                }),
+            ),
+            (
+                "secret cmk by key id",
+                ResourceKind::Secret,
+                EncryptionState::Secret {
+                    kms_key_id: some("1234abcd-12ab-34cd-56ef-1234567890ab"),
+                },
+                Compliant,
+            ),
+            (
+                "secret other alias",
+                ResourceKind::Secret,
+                EncryptionState::Secret {
+                    kms_key_id: some("alias/team-x"),
+                },
+                foreign("alias/team-x"),
+            ),
+            (
+                "s3 none",
+                ResourceKind::S3Bucket,
+                EncryptionState::S3Bucket {
+                    default_encryption: None,
+                },
+                change(EncryptionChange::S3BucketDefault {
+                    key_arn: key_arn.clone(),
+                }),
+            ),
+            (
+                "s3 SSE-S3",
+                ResourceKind::S3Bucket,
+                s3("AES256", None),
+                change(EncryptionChange::S3BucketDefault {
+                    key_arn: key_arn.clone(),
+                }),
+            ),
+            (
+                "s3 aws:kms default key",
+                ResourceKind::S3Bucket,
+                s3("aws:kms", None),
+                change(EncryptionChange::S3BucketDefault {
+                    key_arn: key_arn.clone(),
+                }),
+            ),
+            (
+                "s3 aws:kms alias/aws/s3",
+                ResourceKind::S3Bucket,
+                s3(
+                    "aws:kms",
+                    Some("arn:aws:kms:us-east-1:123456789012:alias/aws/s3"),
+                ),
+                change(EncryptionChange::S3BucketDefault {
+                    key_arn: key_arn.clone(),
+                }),
+            ),
+            (
+                "s3 aws:kms cmk, bucket key off",
+                ResourceKind::S3Bucket,
+                s3("aws:kms", Some(CMK)),
+                Compliant,
+            ),
+            (
+                "s3 aws:kms other cmk",
+                ResourceKind::S3Bucket,
+                s3("aws:kms", Some(other)),
+                foreign(other),
+            ),
+            (
+                "s3 dsse cmk",
+                ResourceKind::S3Bucket,
+                s3("aws:kms:dsse", Some(CMK)),
+                Compliant,
+            ),
+            (
+                "s3 dsse default key is not downgraded",
+                ResourceKind::S3Bucket,
+                s3("aws:kms:dsse", None),
+                foreign("aws:kms:dsse"),
+            ),
+            (
+                "memory without key",
+                ResourceKind::Memory,
+                EncryptionState::Memory {
+                    encryption_key_arn: None,
+                },
+                EncryptionDecision::Report(Finding::MemoryWithoutCmk),
+            ),
+            (
+                "memory cmk",
+                ResourceKind::Memory,
+                EncryptionState::Memory {
+                    encryption_key_arn: some(CMK),
+                },
+                Compliant,
+            ),
+            (
+                "memory other key",
+                ResourceKind::Memory,
+                EncryptionState::Memory {
+                    encryption_key_arn: some(other),
+                },
+                foreign(other),
+            ),
+            (
+                "role",
+                ResourceKind::IamRole,
+                EncryptionState::NotApplicable,
+                NotApplicable,
+            ),
+            (
+                "key",
+                ResourceKind::KmsKey,
+                EncryptionState::NotApplicable,
+                NotApplicable,
+            ),
+            (
+                "runtime",
+                ResourceKind::AgentRuntime,
+                EncryptionState::NotApplicable,
+                NotApplicable,
+            ),
+            (
+                "gateway",
+                ResourceKind::Gateway,
+                EncryptionState::NotApplicable,
+                NotApplicable,
+            ),
+            (
+                "state of the wrong kind",
+                ResourceKind::SnsTopic,
+                EncryptionState::Secret { kms_key_id: None },
+                EncryptionDecision::Report(Finding::EncryptionStateUnknown {
+                    kind: ResourceKind::SnsTopic,
+                }),
+            ),
+            (
+                "state not observed",
+                ResourceKind::S3Bucket,
+                EncryptionState::NotApplicable,
+                EncryptionDecision::Report(Finding::EncryptionStateUnknown {
+                    kind: ResourceKind::S3Bucket,
+                }),
+            ),
         ];
         for (case, kind, state, expected) in cases {
             assert_eq!(encryption_decision(kind, &state, CMK), expected, "{case}");
