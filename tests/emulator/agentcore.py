@@ -34,6 +34,8 @@ ROLE_ARN = re.compile(r"arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+")  # RoleArn
 TAGGABLE_ARN = re.compile(  # TaggableResourcesArn
     r"arn:(?:[^:]+)?:bedrock-agentcore:[a-z0-9-]+:[0-9]{12}:([a-z-]+/[^/]+)(?:/[a-z-]+/[^/]+)*"
 )
+KMS_KEY_ARN = re.compile(r"arn:aws(|-cn|-us-gov):kms:[a-zA-Z0-9-]*:[0-9]{12}:key/[a-zA-Z0-9-]{36}")  # KmsKeyArn
+ANY_ARN = re.compile(r"arn:[a-z0-9-\.]{1,63}:[a-z0-9-\.]{0,63}:[a-z0-9-\.]{0,63}:[a-z0-9-\.]{0,63}:[^/].{0,1023}")  # Arn
 TAG_TEXT = re.compile(r"[a-zA-Z0-9\s._:/=+@-]*")  # TagKey / TagValue
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 
@@ -45,7 +47,7 @@ AUTHORIZER_TYPES = ("CUSTOM_JWT", "AWS_IAM", "NONE", "AUTHENTICATE_ONLY")
 # The ARNs that carry resource policies and tags. Runtime endpoints nest under their runtime:
 # `arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/demo_agent-AbCdEf1234/runtime-endpoint/DEFAULT`.
 RESOURCE_ARN = re.compile(
-    r"arn:(aws|aws-cn|aws-us-gov):bedrock-agentcore:([a-z0-9-]+):([0-9]{12}):"
+    r"arn:aws(-cn|-us-gov)?:bedrock-agentcore:[a-z0-9-]+:[0-9]{12}:"
     r"(?:runtime/[^/]+(?:/runtime-endpoint/[^/]+)?|memory/[^/]+|gateway/[^/]+)"
 )
 POLICY_MAX_CHARS = 20480  # ResourcePolicyBody
@@ -369,14 +371,14 @@ class AgentCore:
             raise ApiError("ResourceNotFoundException", f"AgentRuntime not found: {runtime_id}")
         return runtime
 
-    def _target(self, request: AwsRequest, arn: str, field_name: str = "resourceArn") -> Resource:
+    def _target(self, request: AwsRequest, arn: str) -> Resource:
         """The resource a policy/tag call names. AWS rejects wildcard resource ARNs outright."""
         if not 20 <= len(arn) <= 1011:
-            raise constraint(arn, field_name, "Member must have length between 20 and 1011")
+            raise constraint(arn, "resourceArn", "Member must have length between 20 and 1011")
         if "*" in arn or "?" in arn:
-            raise validation(f"Resource ARN must not contain wildcards: {arn}", field_name)
+            raise validation(f"Resource ARN must not contain wildcards: {arn}", "resourceArn")
         if not RESOURCE_ARN.fullmatch(arn):
-            raise validation(f"Invalid resource ARN: {arn}", field_name)
+            raise validation(f"Invalid resource ARN: {arn}", "resourceArn")
         resource = self.by_arn.get(arn)
         if resource is None or resource.region != request.region:
             raise ApiError("ResourceNotFoundException", f"Resource not found: {arn}")
@@ -518,9 +520,8 @@ class AgentCore:
         endpoint_names = spec.get("endpoints", ["DEFAULT"])
         if not isinstance(endpoint_names, list) or not all(isinstance(n, str) and ENDPOINT_NAME.fullmatch(n) for n in endpoint_names):
             raise SeedError(f"endpoints must be a list of names matching {ENDPOINT_NAME.pattern}")
-        role_arn = spec.get("roleArn", f"arn:aws:iam::{ACCOUNT_ID}:role/AgentCoreRuntime-{name}")
-        if not isinstance(role_arn, str) or not ROLE_ARN.fullmatch(role_arn):
-            raise SeedError(f"roleArn must match {ROLE_ARN.pattern}")
+        role_arn = _optional(spec, "roleArn", ROLE_ARN) or f"arn:aws:iam::{ACCOUNT_ID}:role/AgentCoreRuntime-{name}"
+        description = _optional(spec, "description")
         tags = _seed_tags(spec)
         with self.lock:
             runtime_id = self._new_id(spec, name, RUNTIME_ID, self.runtimes)
@@ -535,7 +536,7 @@ class AgentCore:
                 name=name,
                 status=status,
                 role_arn=role_arn,
-                description=spec.get("description"),
+                description=description,
                 failure_reason=_failure_reason(status, None),
             )
             for endpoint_name in endpoint_names:
@@ -563,7 +564,7 @@ class AgentCore:
             if runtime is None:
                 raise NotSeeded(runtime_id)
             runtime.status = status
-            runtime.failure_reason = _failure_reason(status, spec.get("failureReason"))
+            runtime.failure_reason = _failure_reason(status, _optional(spec, "failureReason"))
             runtime.updated = time.time()
             return self._seeded_runtime(runtime)
 
@@ -581,6 +582,10 @@ class AgentCore:
         _only(spec, {"name", "id", "status", "encryptionKeyArn", "memoryExecutionRoleArn", "description", "eventExpiryDuration", "region", "tags"})
         name = _required_match(spec, "name", MEMORY_NAME)
         region = _region(spec)
+        encryption_key_arn = _optional(spec, "encryptionKeyArn", ANY_ARN)
+        execution_role_arn = _optional(spec, "memoryExecutionRoleArn", ANY_ARN)
+        description = _optional(spec, "description")
+        status = _choice(spec, "status", MEMORY_STATUSES, "ACTIVE")
         expiry = spec.get("eventExpiryDuration", 90)
         if not isinstance(expiry, int) or not 1 <= expiry <= 365:
             raise SeedError("eventExpiryDuration must be an integer between 1 and 365")
@@ -596,10 +601,10 @@ class AgentCore:
                 tags=tags,
                 id=memory_id,
                 name=name,
-                status=_choice(spec, "status", MEMORY_STATUSES, "ACTIVE"),
-                encryption_key_arn=spec.get("encryptionKeyArn"),
-                execution_role_arn=spec.get("memoryExecutionRoleArn"),
-                description=spec.get("description"),
+                status=status,
+                encryption_key_arn=encryption_key_arn,
+                execution_role_arn=execution_role_arn,
+                description=description,
                 event_expiry_days=expiry,
             )
             self.memories[memory_id] = memory
@@ -610,6 +615,11 @@ class AgentCore:
         _only(spec, {"name", "id", "status", "roleArn", "authorizerType", "kmsKeyArn", "description", "region", "tags"})
         name = _required_match(spec, "name", GATEWAY_NAME)
         region = _region(spec)
+        status = _choice(spec, "status", GATEWAY_STATUSES, "READY")
+        authorizer_type = _choice(spec, "authorizerType", AUTHORIZER_TYPES, "AWS_IAM")
+        role_arn = _optional(spec, "roleArn", ROLE_ARN)
+        kms_key_arn = _optional(spec, "kmsKeyArn", KMS_KEY_ARN)
+        description = _optional(spec, "description")
         tags = _seed_tags(spec)
         with self.lock:
             # Gateway ids are lower case (GatewayId pattern), unlike runtime and memory ids.
@@ -623,11 +633,11 @@ class AgentCore:
                 tags=tags,
                 id=gateway_id,
                 name=name,
-                status=_choice(spec, "status", GATEWAY_STATUSES, "READY"),
-                role_arn=spec.get("roleArn"),
-                authorizer_type=_choice(spec, "authorizerType", AUTHORIZER_TYPES, "AWS_IAM"),
-                kms_key_arn=spec.get("kmsKeyArn"),
-                description=spec.get("description"),
+                status=status,
+                role_arn=role_arn,
+                authorizer_type=authorizer_type,
+                kms_key_arn=kms_key_arn,
+                description=description,
             )
             self.gateways[gateway_id] = gateway
             self.by_arn[gateway.arn] = gateway
@@ -747,6 +757,13 @@ def _required_match(spec: dict, key: str, pattern: re.Pattern) -> str:
     value = spec.get(key)
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise SeedError(f"{key} is required and must match {pattern.pattern}")
+    return value
+
+
+def _optional(spec: dict, key: str, pattern: re.Pattern | None = None) -> str | None:
+    value = spec.get(key)
+    if value is not None and (not isinstance(value, str) or not value or (pattern and not pattern.fullmatch(value))):
+        raise SeedError(f"{key} must be a non-empty string" + (f" matching {pattern.pattern}" if pattern else ""))
     return value
 
 

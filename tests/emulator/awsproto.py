@@ -114,14 +114,12 @@ def parse_request(environ: dict) -> AwsRequest:
         service=service,
         region=region or DEFAULT_REGION,
     )
-    # Only buffer bodies someone reads: ours (AgentCore, IAM, Logs) and form bodies (for the
-    # query `Action`). S3 object bodies stream through to moto untouched.
-    content_type = environ.get("CONTENT_TYPE", "")
-    if service in ("bedrock-agentcore", "iam", "logs") or content_type.startswith(
-        "application/x-www-form-urlencoded"
-    ):
+    # Only buffer bodies someone reads: ours (AgentCore, IAM, Logs) and query-protocol forms (for
+    # the `Action`). S3 bodies stream through to moto untouched, whatever their Content-Type.
+    is_form = environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded") and service != "s3"
+    if service in ("bedrock-agentcore", "iam", "logs") or is_form:
         request.body = _buffer_body(environ)
-        if content_type.startswith("application/x-www-form-urlencoded"):
+        if is_form:
             request.form = parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
     request.operation = _operation_name(request)
     return request

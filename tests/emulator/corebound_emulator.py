@@ -144,19 +144,18 @@ class Emulator:
             return self.moto(environ, start_response)
 
         request = parse_request(environ)
-        response = self._emulated(request)
-        if response is not None:
-            self.log.record(request, response[0])
-            return _send(response, start_response)
 
         def recording_start_response(status: str, headers, exc_info=None):
             self.log.record(request, int(status.split(" ", 1)[0]))
             return start_response(status, headers, exc_info)
 
         try:
+            response = self._emulated(request)
+            if response is not None:
+                return _send(response, recording_start_response)
             return self.moto(environ, recording_start_response)
         except Exception:
-            self.log.record(request, 500)
+            self.log.record(request, 500)  # the server answers 500 with the traceback on stderr
             raise
 
     def _emulated(self, request: AwsRequest) -> Response | None:
@@ -169,7 +168,8 @@ class Emulator:
         if fault is not None:
             return fault
         if request.service == "iam" and request.operation == "SimulatePrincipalPolicy":
-            return self.simulator.simulate(request, iam_backends[ACCOUNT_ID]["global"])
+            # moto keys its IAM backends by partition (IAM is global within one).
+            return self.simulator.simulate(request, iam_backends[ACCOUNT_ID]["aws"])
         if request.service == "logs" and request.operation in ("AssociateKmsKey", "DisassociateKmsKey"):
             return logs_kms.handle(request, logs_backends, kms_backends)
         return None
@@ -183,7 +183,7 @@ class Emulator:
 
 
 class ControlApi:
-    """JSON control endpoints for tests and the demo (never logged).
+    """JSON control endpoints for tests and the demo (never logged); bodies are in README.md.
 
     POST   /_corebound/reset                          moto and all emulator state
     GET    /_corebound/requests                       {"requests": [{service, operation, method, path, status}]}

@@ -52,13 +52,13 @@ class EmulatorTest(unittest.TestCase):
     def setUpClass(cls) -> None:
         cls.process, cls.url = start_emulator()
         session = boto3.session.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name=REGION)
-        config = Config(retries={"max_attempts": 1})
+        config = Config(retries={"total_max_attempts": 1})
         client = lambda name: session.client(name, endpoint_url=cls.url, config=config)  # noqa: E731
         cls.agentcore = client("bedrock-agentcore-control")
         cls.iam = client("iam")
         cls.logs = client("logs")
         cls.kms = client("kms")
-        cls.s3 = session.client("s3", endpoint_url=cls.url, config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
+        cls.s3 = session.client("s3", endpoint_url=cls.url, config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}))
         cls.sqs = client("sqs")
         cls.sns = client("sns")
 
