@@ -265,6 +265,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="exit when standard input closes, so the emulator never outlives the test process that started it",
+    )
     args = parser.parse_args(argv)
 
     # One access-log line per request would drown the output of a burst; the request log
@@ -280,6 +285,12 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if args.exit_with_stdin:
+        def watch_stdin():
+            sys.stdin.buffer.read()  # returns at EOF: the parent is gone
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
     print(f"READY http://{args.host}:{port}", flush=True)
     try:
         server.serve_forever()

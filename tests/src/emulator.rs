@@ -36,8 +36,9 @@ impl Emulator {
         let script = repo_root().join("tests/emulator/corebound_emulator.py");
         let mut child = Command::new(&python)
             .arg(&script)
-            .args(["--port", "0"])
-            .stdin(Stdio::null())
+            .args(["--port", "0", "--exit-with-stdin"])
+            // The emulator exits when this pipe closes, i.e. when the test process ends.
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -110,6 +111,42 @@ impl Emulator {
             .collect()
     }
 
+    /// Call an AWS REST-JSON operation directly, as a third party would (unsigned; the
+    /// credential scope in the Authorization header routes it to `service`).
+    pub fn aws_rest(&self, service: &str, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        crate::http_client::request_with_headers(
+            method,
+            &format!("{}{}", self.url, path),
+            body,
+            &[("Authorization", &authorization)],
+        )
+    }
+
+    /// Write a resource policy on an AgentCore resource, as another stack or a person would.
+    pub fn put_resource_policy(&self, arn: &str, policy: &Value) {
+        let body = serde_json::json!({"policy": policy.to_string()});
+        self.aws_rest("bedrock-agentcore", "PUT", &format!("/resourcepolicy/{}", encode_path(arn)), Some(&body))
+            .unwrap_or_else(|e| panic!("PutResourcePolicy {arn}: {e}"));
+    }
+
+    /// Every stored AgentCore resource policy, parsed: ARN to document.
+    pub fn resource_policies(&self) -> serde_json::Map<String, Value> {
+        let stored = self.get("/_corebound/agentcore/policies");
+        stored
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(arn, text)| {
+                let doc = text.as_str().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(text);
+                (arn, doc)
+            })
+            .collect()
+    }
+
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
         crate::http_client::request(method, &format!("{}{}", self.url, path), body)
             .unwrap_or_else(|e| panic!("emulator {method} {path}: {e}"))
@@ -123,4 +160,15 @@ impl Drop for Emulator {
             let _ = child.wait();
         }
     }
+}
+
+/// Percent-encode an ARN for use as one path segment.
+pub fn encode_path(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

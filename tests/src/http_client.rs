@@ -6,6 +6,17 @@ use std::net::TcpStream;
 use serde_json::Value;
 
 pub fn request(method: &str, url: &str, body: Option<&Value>) -> Result<Value, String> {
+    request_with_headers(method, url, body, &[])
+}
+
+/// Like [`request`], with extra headers (e.g. an `Authorization` header whose SigV4
+/// credential scope tells the emulator which AWS service is addressed).
+pub fn request_with_headers(
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Result<Value, String> {
     let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
@@ -14,10 +25,14 @@ pub fn request(method: &str, url: &str, body: Option<&Value>) -> Result<Value, S
         .map(|b| serde_json::to_vec(b).unwrap())
         .unwrap_or_default();
     let mut stream = TcpStream::connect(host).map_err(|e| e.to_string())?;
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
     stream.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
     stream.write_all(&body).map_err(|e| e.to_string())?;
     let mut raw = Vec::new();

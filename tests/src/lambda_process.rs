@@ -45,17 +45,25 @@ pub struct LambdaProcess {
     counter: u32,
 }
 
-/// Where cargo put the workspace binaries: next to this test executable's `deps` folder.
+/// Where cargo put the workspace binaries: beside this executable (a bin such as the demo)
+/// or beside the `deps` folder holding it (a test).
 pub fn binary_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} not found: build the functions first (`cargo build --workspace --bins`, as `make test` does)",
-        path.display()
-    );
-    path
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(name))
+        .collect();
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} not found in {candidates:?}: build the functions first (`cargo build --workspace --bins`, as `make test` does)"
+            )
+        })
 }
 
 impl LambdaProcess {
