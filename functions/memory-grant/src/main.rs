@@ -1,1 +1,40 @@
-fn main() {}
+//! `memory-grant`: serves `Custom::AgentCoreMemoryGrant` and `Custom::AgentCoreInvokeGrant`,
+//! inline IAM policies that grant a role the AgentCore Memory data-plane actions on one memory,
+//! or `InvokeAgentRuntime` on one runtime, verified at deploy time against the role's
+//! permissions boundary.
+//!
+//! Environment (besides the protocol's `COREBOUND_*` and the AWS SDK's):
+//! * `REQUIRED_ROLE_PREFIX`: granted roles must be named `<prefix>*` (e.g. `LPMA_`); empty or
+//!   unset disables the check.
+//! * `VERIFY_ATTEMPTS` (default 5, 1-20): how many times verification checks a denial that
+//!   may be IAM still propagating the write.
+//! * `VERIFY_BACKOFF_MS` (default 2000, at most 10000): the wait before the first re-check,
+//!   doubled for each further one, capped at 10 s.
+
+mod iam;
+mod resource;
+mod runtimes;
+mod verification;
+
+use corebound::memory_grant::GrantSettings;
+
+use iam::Iam;
+use resource::Grants;
+use runtimes::Runtimes;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    corebound::logging::init();
+    let settings = GrantSettings::from_vars(|name| std::env::var(name).ok());
+    if let Err(e) = &settings {
+        tracing::error!(error = %e, "invalid configuration: every Create and Update will fail until it is fixed");
+    }
+    let prefix = settings
+        .as_ref()
+        .map(|s| s.required_role_prefix.clone())
+        .unwrap_or_default();
+    let config = corebound::aws::load_sdk_config().await;
+    let iam = Iam::new(aws_sdk_iam::Client::new(&config), prefix);
+    let runtimes = Runtimes::new(aws_sdk_bedrockagentcorecontrol::Client::new(&config));
+    corebound::custom_resource::run(Grants::new(iam, runtimes, settings)).await
+}
