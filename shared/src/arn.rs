@@ -120,13 +120,15 @@ impl RoleRef {
         if let Some(rest) = value.strip_prefix("arn:") {
             let parts: Vec<&str> = rest.splitn(5, ':').collect();
             let [partition, "iam", "", account, resource] = parts.as_slice() else {
-                return Err("a role ARN has the form arn:<partition>:iam::<account>:role/<name>".into());
+                return Err(
+                    "a role ARN has the form arn:<partition>:iam::<account>:role/<name>".into(),
+                );
             };
             check_partition(partition)?;
             check_account(account)?;
-            let path_and_name = resource.strip_prefix("role/").ok_or_else(|| {
-                format!("an IAM role ARN ends in role/<name>, not {resource}")
-            })?;
+            let path_and_name = resource
+                .strip_prefix("role/")
+                .ok_or_else(|| format!("an IAM role ARN ends in role/<name>, not {resource}"))?;
             let name = path_and_name.rsplit('/').next().unwrap_or_default();
             check_role_name(name)?;
             return Ok(RoleRef {
@@ -192,7 +194,9 @@ fn parse_agentcore(arn: &str) -> Result<(Location, &str), String> {
     reject_wildcards(arn)?;
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let ["arn", partition, service, region, account, resource] = parts.as_slice() else {
-        return Err("an ARN has the form arn:<partition>:<service>:<region>:<account>:<resource>".into());
+        return Err(
+            "an ARN has the form arn:<partition>:<service>:<region>:<account>:<resource>".into(),
+        );
     };
     if *service != "bedrock-agentcore" {
         return Err(format!(
@@ -225,7 +229,10 @@ fn check_partition(partition: &str) -> Result<(), String> {
     if PARTITIONS.contains(&partition) {
         Ok(())
     } else {
-        Err(format!("unknown partition {partition:?}; expected one of {}", PARTITIONS.join(", ")))
+        Err(format!(
+            "unknown partition {partition:?}; expected one of {}",
+            PARTITIONS.join(", ")
+        ))
     }
 }
 
@@ -269,7 +276,8 @@ fn is_runtime_id(id: &str) -> bool {
 mod tests {
     use super::*;
 
-    const RUNTIME: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/demo_agent-AbCdE12345";
+    const RUNTIME: &str =
+        "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/demo_agent-AbCdE12345";
 
     #[test]
     fn runtime_arns() {
@@ -281,15 +289,42 @@ mod tests {
             format!("{RUNTIME}/runtime-endpoint/DEFAULT")
         );
         let rejected = [
-            ("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/*", "wildcards"),
-            ("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/demo-AbCdE1234?", "wildcards"),
-            ("arn:aws:bedrock-agentcore:us-east-1:12345:runtime/demo_agent-AbCdE12345", "12-digit"),
-            ("arn:aws:bedrock:us-east-1:123456789012:runtime/demo_agent-AbCdE12345", "bedrock-agentcore"),
-            ("arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/demo_agent-AbCdE12345", "runtime/<runtime-id>"),
-            ("arn:aws:bedrock-agentcore:useast1:123456789012:runtime/demo_agent-AbCdE12345", "region"),
-            ("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/demo_agent", "pattern"),
-            (&format!("{RUNTIME}/runtime-endpoint/DEFAULT"), "EndpointNames"),
-            ("arn:moon:bedrock-agentcore:us-east-1:123456789012:runtime/demo_agent-AbCdE12345", "partition"),
+            (
+                "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/*",
+                "wildcards",
+            ),
+            (
+                "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/demo-AbCdE1234?",
+                "wildcards",
+            ),
+            (
+                "arn:aws:bedrock-agentcore:us-east-1:12345:runtime/demo_agent-AbCdE12345",
+                "12-digit",
+            ),
+            (
+                "arn:aws:bedrock:us-east-1:123456789012:runtime/demo_agent-AbCdE12345",
+                "bedrock-agentcore",
+            ),
+            (
+                "arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/demo_agent-AbCdE12345",
+                "runtime/<runtime-id>",
+            ),
+            (
+                "arn:aws:bedrock-agentcore:useast1:123456789012:runtime/demo_agent-AbCdE12345",
+                "region",
+            ),
+            (
+                "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/demo_agent",
+                "pattern",
+            ),
+            (
+                &format!("{RUNTIME}/runtime-endpoint/DEFAULT"),
+                "EndpointNames",
+            ),
+            (
+                "arn:moon:bedrock-agentcore:us-east-1:123456789012:runtime/demo_agent-AbCdE12345",
+                "partition",
+            ),
             ("not-an-arn", "arn:<partition>"),
         ];
         for (arn, rule) in rejected {
@@ -302,9 +337,11 @@ mod tests {
     fn memory_arns() {
         let m = "arn:aws:bedrock-agentcore:eu-west-1:123456789012:memory/demo_memory-0123456789";
         assert_eq!(MemoryArn::parse(m).unwrap().to_string(), m);
-        assert!(MemoryArn::parse("arn:aws:bedrock-agentcore:eu-west-1:123456789012:memory/*")
-            .unwrap_err()
-            .contains("wildcards"));
+        assert!(
+            MemoryArn::parse("arn:aws:bedrock-agentcore:eu-west-1:123456789012:memory/*")
+                .unwrap_err()
+                .contains("wildcards")
+        );
     }
 
     #[test]
@@ -323,9 +360,15 @@ mod tests {
         for (bad, rule) in [
             ("*", "wildcards"),
             ("arn:aws:iam::210987654321:role/LPMA_*", "wildcards"),
-            ("arn:aws:iam::210987654321:user/alice", "neither root nor role"),
+            (
+                "arn:aws:iam::210987654321:user/alice",
+                "neither root nor role",
+            ),
             ("21098765432", "12-digit account id"),
-            ("arn:aws:sts::210987654321:assumed-role/R/s", "12-digit account id, arn"),
+            (
+                "arn:aws:sts::210987654321:assumed-role/R/s",
+                "12-digit account id, arn",
+            ),
         ] {
             let e = principal_arn(bad, "aws").unwrap_err();
             assert!(e.contains(rule), "{bad}: {e}");
@@ -334,9 +377,15 @@ mod tests {
 
     #[test]
     fn roles_by_name_or_arn() {
-        assert_eq!(RoleRef::parse("LPMA_App_Runtime").unwrap().name, "LPMA_App_Runtime");
+        assert_eq!(
+            RoleRef::parse("LPMA_App_Runtime").unwrap().name,
+            "LPMA_App_Runtime"
+        );
         let r = RoleRef::parse("arn:aws:iam::123456789012:role/service/LPMA_App_Runtime").unwrap();
-        assert_eq!((r.name.as_str(), r.account.as_deref()), ("LPMA_App_Runtime", Some("123456789012")));
+        assert_eq!(
+            (r.name.as_str(), r.account.as_deref()),
+            ("LPMA_App_Runtime", Some("123456789012"))
+        );
         assert!(RoleRef::parse("LPMA_*").is_err());
         assert!(RoleRef::parse("arn:aws:iam::123456789012:user/x").is_err());
         assert!(RoleRef::parse("has space").is_err());

@@ -12,10 +12,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A required resource property was not given.
     #[error("property {property} is required but was not given; expected {expected}")]
-    MissingProperty {
-        property: String,
-        expected: String,
-    },
+    MissingProperty { property: String, expected: String },
 
     /// A resource property has a value the resource cannot accept.
     #[error("property {property} has value {value}; expected {expected}")]

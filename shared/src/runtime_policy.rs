@@ -71,7 +71,9 @@ impl RuntimePolicySpec {
                 let rule = if name.starts_with(&format!("{runtime}/runtime-endpoint/")) {
                     "give the endpoint's name, not its ARN".to_string()
                 } else {
-                    format!("endpoints must belong to the runtime {runtime}; give endpoint names only")
+                    format!(
+                        "endpoints must belong to the runtime {runtime}; give endpoint names only"
+                    )
                 };
                 return Err(Error::invalid("EndpointNames", quoted(name), rule));
             }
@@ -91,7 +93,8 @@ impl RuntimePolicySpec {
         if principals.is_empty() {
             return Err(Error::MissingProperty {
                 property: "Principals".into(),
-                expected: "at least one 12-digit account id, account root ARN or IAM role ARN".into(),
+                expected: "at least one 12-digit account id, account root ARN or IAM role ARN"
+                    .into(),
             });
         }
         let principals = principals
@@ -118,7 +121,8 @@ impl RuntimePolicySpec {
 
         let statement_id = match statement_id {
             Some(sid) => {
-                check_sid(&sid).map_err(|rule| Error::invalid("StatementId", quoted(&sid), rule))?;
+                check_sid(&sid)
+                    .map_err(|rule| Error::invalid("StatementId", quoted(&sid), rule))?;
                 sid
             }
             None => default_statement_id(&request.stack_id, &request.logical_resource_id),
@@ -137,7 +141,11 @@ impl RuntimePolicySpec {
     /// The runtime's ARN, then each endpoint's.
     pub fn targets(&self) -> Vec<String> {
         std::iter::once(self.runtime.to_string())
-            .chain(self.endpoint_names.iter().map(|n| self.runtime.endpoint_arn(n)))
+            .chain(
+                self.endpoint_names
+                    .iter()
+                    .map(|n| self.runtime.endpoint_arn(n)),
+            )
             .collect()
     }
 
@@ -292,7 +300,9 @@ fn check_action(action: &str) -> std::result::Result<(), String> {
         return Err("an action of the bedrock-agentcore: service (e.g. bedrock-agentcore:InvokeAgentRuntime); a runtime's resource policy cannot grant other services' actions".into());
     };
     let mut chars = name.chars();
-    if matches!(chars.next(), Some(c) if c.is_ascii_uppercase()) && chars.all(|c| c.is_ascii_alphanumeric()) {
+    if matches!(chars.next(), Some(c) if c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_alphanumeric())
+    {
         Ok(())
     } else {
         Err("a concrete action name after bedrock-agentcore: (e.g. InvokeAgentRuntime)".into())
@@ -366,17 +376,29 @@ mod tests {
         assert_eq!(s.actions, vec![DEFAULT_ACTION]);
         assert_eq!(s.principals, vec!["arn:aws:iam::210987654321:root"]);
         assert!(s.statement_id.starts_with("CoreboundCrossAccountInvoke"));
-        assert_eq!(s.statement_id, default_statement_id(&request(json!({})).stack_id, "CrossAccountInvoke"));
+        assert_eq!(
+            s.statement_id,
+            default_statement_id(&request(json!({})).stack_id, "CrossAccountInvoke")
+        );
         assert_eq!(
             s.targets(),
-            vec![RUNTIME.to_string(), format!("{RUNTIME}/runtime-endpoint/DEFAULT")]
+            vec![
+                RUNTIME.to_string(),
+                format!("{RUNTIME}/runtime-endpoint/DEFAULT")
+            ]
         );
-        assert_eq!(parse_physical_id(&s.physical_id()).unwrap(), (s.runtime.clone(), s.statement_id.clone()));
+        assert_eq!(
+            parse_physical_id(&s.physical_id()).unwrap(),
+            (s.runtime.clone(), s.statement_id.clone())
+        );
     }
 
     #[test]
     fn empty_endpoint_list_means_the_runtime_only() {
-        let s = spec(json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "EndpointNames": []})).unwrap();
+        let s = spec(
+            json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "EndpointNames": []}),
+        )
+        .unwrap();
         assert_eq!(s.targets(), vec![RUNTIME.to_string()]);
     }
 
@@ -409,8 +431,8 @@ mod tests {
             (json!({"RuntimeArn": RUNTIME, "Principals": []}), "property Principals is required"),
             (json!({"RuntimeArn": RUNTIME, "Principals": ["*"]}), "property Principals has value \"*\"; expected wildcards"),
             (json!({"RuntimeArn": RUNTIME, "Principals": ["arn:aws:iam::210987654321:user/bob"]}), "neither root nor role"),
-            (json!({"RuntimeArn": RUNTIME, "Principals": ["1"], "Actions": ["bedrock-agentcore:*"]}), "property Actions has value \"bedrock-agentcore:*\"; expected wildcards"),
-            (json!({"RuntimeArn": RUNTIME, "Principals": ["1"], "Actions": ["s3:GetObject"]}), "property Actions has value \"s3:GetObject\"; expected an action of the bedrock-agentcore: service"),
+            (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "Actions": ["bedrock-agentcore:*"]}), "property Actions has value \"bedrock-agentcore:*\"; expected wildcards"),
+            (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "Actions": ["s3:GetObject"]}), "property Actions has value \"s3:GetObject\"; expected an action of the bedrock-agentcore: service"),
             (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "EndpointNames": ["arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/other-AbCdE12345/runtime-endpoint/DEFAULT"]}), "endpoints must belong to the runtime"),
             (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "EndpointNames": ["prod-*"]}), "property EndpointNames has value \"prod-*\""),
             (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "StatementId": "my-sid"}), "property StatementId has value \"my-sid\"; expected an IAM statement id"),
@@ -431,7 +453,9 @@ mod tests {
     fn merge_table() {
         let foreign = json!({"Sid": "Foreign", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "bedrock-agentcore:InvokeAgentRuntime", "Resource": RUNTIME});
         let no_sid = json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "bedrock-agentcore:GetAgentCard", "Resource": RUNTIME});
-        let doc = |statements: Vec<Value>| json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+        let doc = |statements: Vec<Value>| {
+            json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+        };
         struct Case {
             name: &'static str,
             current: Option<String>,
@@ -441,19 +465,59 @@ mod tests {
         let mine = owned("Mine", RUNTIME);
         let mine_old = json!({"Sid": "Mine", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "bedrock-agentcore:InvokeAgentRuntime", "Resource": RUNTIME});
         let cases = [
-            Case { name: "empty document", current: None, ownership: Ownership::New, expect_statements: Some(vec![mine.clone()]) },
-            Case { name: "foreign statements kept", current: Some(doc(vec![foreign.clone(), no_sid.clone()])), ownership: Ownership::New, expect_statements: Some(vec![foreign.clone(), no_sid.clone(), mine.clone()]) },
-            Case { name: "own statement changed in place", current: Some(doc(vec![mine_old.clone(), foreign.clone()])), ownership: Ownership::Owned, expect_statements: Some(vec![mine.clone(), foreign.clone()]) },
-            Case { name: "duplicate Sid owned by someone else", current: Some(doc(vec![mine_old.clone()])), ownership: Ownership::New, expect_statements: None },
-            Case { name: "identical statement on a retried create", current: Some(doc(vec![mine.clone()])), ownership: Ownership::New, expect_statements: Some(vec![mine.clone()]) },
-            Case { name: "unparseable current document", current: Some("{not json".into()), ownership: Ownership::Owned, expect_statements: None },
+            Case {
+                name: "empty document",
+                current: None,
+                ownership: Ownership::New,
+                expect_statements: Some(vec![mine.clone()]),
+            },
+            Case {
+                name: "foreign statements kept",
+                current: Some(doc(vec![foreign.clone(), no_sid.clone()])),
+                ownership: Ownership::New,
+                expect_statements: Some(vec![foreign.clone(), no_sid.clone(), mine.clone()]),
+            },
+            Case {
+                name: "own statement changed in place",
+                current: Some(doc(vec![mine_old.clone(), foreign.clone()])),
+                ownership: Ownership::Owned,
+                expect_statements: Some(vec![mine.clone(), foreign.clone()]),
+            },
+            Case {
+                name: "duplicate Sid owned by someone else",
+                current: Some(doc(vec![mine_old.clone()])),
+                ownership: Ownership::New,
+                expect_statements: None,
+            },
+            Case {
+                name: "identical statement on a retried create",
+                current: Some(doc(vec![mine.clone()])),
+                ownership: Ownership::New,
+                expect_statements: Some(vec![mine.clone()]),
+            },
+            Case {
+                name: "unparseable current document",
+                current: Some("{not json".into()),
+                ownership: Ownership::Owned,
+                expect_statements: None,
+            },
         ];
         for case in cases {
-            let result = with_owned_statement(case.current.as_deref(), RUNTIME, mine.clone(), case.ownership);
+            let result = with_owned_statement(
+                case.current.as_deref(),
+                RUNTIME,
+                mine.clone(),
+                case.ownership,
+            );
             match (result, case.expect_statements) {
                 (Ok(text), Some(expected)) => {
                     let written: Value = serde_json::from_str(&text).unwrap();
-                    assert_eq!(written["Statement"], Value::Array(expected), "{}", case.name);
+                    assert_eq!(
+                        written["Statement"],
+                        Value::Array(expected),
+                        "{}",
+                        case.name
+                    );
                     assert_eq!(written["Version"], "2012-10-17", "{}", case.name);
                     assert!(holds_statement(Some(&text), &mine), "{}", case.name);
                 }
@@ -469,30 +533,58 @@ mod tests {
     #[test]
     fn collision_reason_names_property_value_and_rule() {
         let current = json!({"Statement": [owned("Mine", "x")]}).to_string();
-        let e = with_owned_statement(Some(&current), RUNTIME, owned("Mine", RUNTIME), Ownership::New)
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("property StatementId has value \"Mine\"; expected a Sid not already used"), "{e}");
+        let e = with_owned_statement(
+            Some(&current),
+            RUNTIME,
+            owned("Mine", RUNTIME),
+            Ownership::New,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "property StatementId has value \"Mine\"; expected a Sid not already used"
+            ),
+            "{e}"
+        );
         assert!(e.contains("not owned by this resource"));
     }
 
     #[test]
     fn document_at_the_size_limit() {
-        let base = with_owned_statement(None, RUNTIME, owned("Mine", RUNTIME), Ownership::New).unwrap();
+        let base =
+            with_owned_statement(None, RUNTIME, owned("Mine", RUNTIME), Ownership::New).unwrap();
         // Pad a foreign statement so the result is exactly at the limit, then one over.
         let padding_for = |total: usize| {
             let filler = json!({"Sid": "Pad", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "bedrock-agentcore:GetAgentCard", "Resource": ""});
-            let without = with_owned_statement(Some(&json!({"Version": "2012-10-17", "Statement": [filler.clone()]}).to_string()), RUNTIME, owned("Mine", RUNTIME), Ownership::New).unwrap();
+            let without = with_owned_statement(
+                Some(&json!({"Version": "2012-10-17", "Statement": [filler.clone()]}).to_string()),
+                RUNTIME,
+                owned("Mine", RUNTIME),
+                Ownership::New,
+            )
+            .unwrap();
             let mut filler = filler;
             filler["Resource"] = json!("r".repeat(total - without.len()));
             json!({"Version": "2012-10-17", "Statement": [filler]}).to_string()
         };
         assert!(base.len() < MAX_POLICY_CHARS);
-        let at_limit = with_owned_statement(Some(&padding_for(MAX_POLICY_CHARS)), RUNTIME, owned("Mine", RUNTIME), Ownership::New).unwrap();
+        let at_limit = with_owned_statement(
+            Some(&padding_for(MAX_POLICY_CHARS)),
+            RUNTIME,
+            owned("Mine", RUNTIME),
+            Ownership::New,
+        )
+        .unwrap();
         assert_eq!(at_limit.chars().count(), MAX_POLICY_CHARS);
-        let e = with_owned_statement(Some(&padding_for(MAX_POLICY_CHARS + 1)), RUNTIME, owned("Mine", RUNTIME), Ownership::New)
-            .unwrap_err()
-            .to_string();
+        let e = with_owned_statement(
+            Some(&padding_for(MAX_POLICY_CHARS + 1)),
+            RUNTIME,
+            owned("Mine", RUNTIME),
+            Ownership::New,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("20481 characters") && e.contains("20480"), "{e}");
     }
 
@@ -508,8 +600,17 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let only_mine = json!({"Statement": [owned("Mine", RUNTIME)]}).to_string();
-        assert_eq!(without_owned_statement(&only_mine, "Mine"), AfterRemoval::DeletePolicy);
-        assert_eq!(without_owned_statement(&only_mine, "Other"), AfterRemoval::Unchanged);
-        assert_eq!(without_owned_statement("garbage", "Mine"), AfterRemoval::Unchanged);
+        assert_eq!(
+            without_owned_statement(&only_mine, "Mine"),
+            AfterRemoval::DeletePolicy
+        );
+        assert_eq!(
+            without_owned_statement(&only_mine, "Other"),
+            AfterRemoval::Unchanged
+        );
+        assert_eq!(
+            without_owned_statement("garbage", "Mine"),
+            AfterRemoval::Unchanged
+        );
     }
 }

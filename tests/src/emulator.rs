@@ -52,7 +52,9 @@ impl Emulator {
                         break url.trim().to_string();
                     }
                 }
-                _ => panic!("the emulator exited before it was ready (is moto installed for {python}?)"),
+                _ => panic!(
+                    "the emulator exited before it was ready (is moto installed for {python}?)"
+                ),
             }
         };
         // Keep draining stdout so the emulator never blocks on a full pipe.
@@ -71,7 +73,10 @@ impl Emulator {
     pub fn aws_env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ENDPOINT_URL", self.url.clone()),
-            ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL", self.url.clone()),
+            (
+                "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL",
+                self.url.clone(),
+            ),
         ]
     }
 
@@ -113,7 +118,13 @@ impl Emulator {
 
     /// Call an AWS REST-JSON operation directly, as a third party would (unsigned; the
     /// credential scope in the Authorization header routes it to `service`).
-    pub fn aws_rest(&self, service: &str, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+    pub fn aws_rest(
+        &self,
+        service: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, String> {
         let authorization = format!(
             "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
         );
@@ -128,8 +139,13 @@ impl Emulator {
     /// Write a resource policy on an AgentCore resource, as another stack or a person would.
     pub fn put_resource_policy(&self, arn: &str, policy: &Value) {
         let body = serde_json::json!({"policy": policy.to_string()});
-        self.aws_rest("bedrock-agentcore", "PUT", &format!("/resourcepolicy/{}", encode_path(arn)), Some(&body))
-            .unwrap_or_else(|e| panic!("PutResourcePolicy {arn}: {e}"));
+        self.aws_rest(
+            "bedrock-agentcore",
+            "PUT",
+            &format!("/resourcepolicy/{}", encode_path(arn)),
+            Some(&body),
+        )
+        .unwrap_or_else(|e| panic!("PutResourcePolicy {arn}: {e}"));
     }
 
     /// Every stored AgentCore resource policy, parsed: ARN to document.
@@ -141,7 +157,10 @@ impl Emulator {
             .unwrap_or_default()
             .into_iter()
             .map(|(arn, text)| {
-                let doc = text.as_str().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(text);
+                let doc = text
+                    .as_str()
+                    .and_then(|t| serde_json::from_str(t).ok())
+                    .unwrap_or(text);
                 (arn, doc)
             })
             .collect()
@@ -167,7 +186,9 @@ pub fn encode_path(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

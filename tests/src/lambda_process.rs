@@ -82,12 +82,18 @@ impl LambdaProcess {
                 let mut response = HttpResponse::json(200, &next.event);
                 response.headers.extend([
                     ("Lambda-Runtime-Aws-Request-Id".into(), next.request_id),
-                    ("Lambda-Runtime-Deadline-Ms".into(), next.deadline_ms.to_string()),
+                    (
+                        "Lambda-Runtime-Deadline-Ms".into(),
+                        next.deadline_ms.to_string(),
+                    ),
                     (
                         "Lambda-Runtime-Invoked-Function-Arn".into(),
                         "arn:aws:lambda:us-east-1:123456789012:function:corebound-test".into(),
                     ),
-                    ("Lambda-Runtime-Trace-Id".into(), "Root=1-00000000-000000000000000000000000".into()),
+                    (
+                        "Lambda-Runtime-Trace-Id".into(),
+                        "Root=1-00000000-000000000000000000000000".into(),
+                    ),
                 ]);
                 return response;
             }

@@ -31,7 +31,9 @@ impl ResponseCapture {
 
     /// Answers the given statuses to the first PUTs, then 200.
     pub fn scripted(statuses: &[u16]) -> Self {
-        let script = Arc::new(Mutex::new(statuses.iter().copied().collect::<VecDeque<_>>()));
+        let script = Arc::new(Mutex::new(
+            statuses.iter().copied().collect::<VecDeque<_>>(),
+        ));
         let deliveries = Arc::new(Mutex::new(Vec::new()));
         let recorded = Arc::clone(&deliveries);
         let server = HttpServer::start(move |request| {

@@ -38,7 +38,11 @@ fn start(extra_env: &[(&str, &str)]) -> LambdaProcess {
 /// The single accepted answer, asserting there is exactly one.
 fn single_answer(capture: &ResponseCapture) -> Value {
     let accepted = capture.accepted();
-    assert_eq!(accepted.len(), 1, "exactly one accepted answer: {accepted:?}");
+    assert_eq!(
+        accepted.len(),
+        1,
+        "exactly one accepted answer: {accepted:?}"
+    );
     accepted.into_iter().next().unwrap()
 }
 
@@ -46,7 +50,10 @@ fn single_answer(capture: &ResponseCapture) -> Value {
 fn success_answers_success_with_id_and_data() {
     let capture = ResponseCapture::start();
     let mut f = start(&[]);
-    let result = f.invoke(&request("Create", "succeed", &capture.url()), Duration::from_secs(30));
+    let result = f.invoke(
+        &request("Create", "succeed", &capture.url()),
+        Duration::from_secs(30),
+    );
     assert!(result.is_ok(), "{result:?}");
     let answer = single_answer(&capture);
     assert_eq!(answer["Status"], "SUCCESS");
@@ -56,17 +63,29 @@ fn success_answers_success_with_id_and_data() {
     assert_eq!(answer["LogicalResourceId"], "Fault");
     assert!(answer["StackId"].as_str().unwrap().contains("fault-matrix"));
     assert!(answer.get("Reason").is_none());
-    assert_eq!(capture.deliveries()[0].content_type, None, "presigned S3 URLs are signed without Content-Type");
+    assert_eq!(
+        capture.deliveries()[0].content_type,
+        None,
+        "presigned S3 URLs are signed without Content-Type"
+    );
 }
 
 #[test]
 fn aws_error_on_create_answers_failed_with_the_marker_id() {
     let capture = ResponseCapture::start();
     let mut f = start(&[]);
-    assert!(f.invoke(&request("Create", "fail", &capture.url()), Duration::from_secs(30)).is_ok());
+    assert!(f
+        .invoke(
+            &request("Create", "fail", &capture.url()),
+            Duration::from_secs(30)
+        )
+        .is_ok());
     let answer = single_answer(&capture);
     assert_eq!(answer["Status"], "FAILED");
-    assert_eq!(answer["PhysicalResourceId"], "corebound-failed-create:cfn-Create-fail");
+    assert_eq!(
+        answer["PhysicalResourceId"],
+        "corebound-failed-create:cfn-Create-fail"
+    );
     assert_eq!(
         answer["Reason"],
         "PutThing failed: AccessDenied: the function's role may not call PutThing"
@@ -77,7 +96,10 @@ fn aws_error_on_create_answers_failed_with_the_marker_id() {
 fn aws_error_on_update_keeps_the_existing_id() {
     let capture = ResponseCapture::start();
     let mut f = start(&[]);
-    f.invoke(&request("Update", "fail", &capture.url()), Duration::from_secs(30));
+    f.invoke(
+        &request("Update", "fail", &capture.url()),
+        Duration::from_secs(30),
+    );
     let answer = single_answer(&capture);
     assert_eq!(answer["Status"], "FAILED");
     assert_eq!(answer["PhysicalResourceId"], "fault-Fault");
@@ -92,7 +114,10 @@ fn invalid_and_unknown_properties_name_property_value_and_rule() {
     f.invoke(&bad, Duration::from_secs(30));
     let mut missing = request("Create", "succeed", &capture.url());
     missing["RequestId"] = json!("cfn-missing");
-    missing["ResourceProperties"].as_object_mut().unwrap().remove("Behaviour");
+    missing["ResourceProperties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Behaviour");
     f.invoke(&missing, Duration::from_secs(30));
     let answers = capture.accepted();
     assert_eq!(answers.len(), 2);
@@ -111,16 +136,31 @@ fn invalid_and_unknown_properties_name_property_value_and_rule() {
 fn panic_is_answered_and_the_process_keeps_serving() {
     let capture = ResponseCapture::start();
     let mut f = start(&[]);
-    let result = f.invoke(&request("Create", "panic", &capture.url()), Duration::from_secs(30));
-    assert!(result.is_ok(), "an answered request returns Ok to Lambda: {result:?}");
+    let result = f.invoke(
+        &request("Create", "panic", &capture.url()),
+        Duration::from_secs(30),
+    );
+    assert!(
+        result.is_ok(),
+        "an answered request returns Ok to Lambda: {result:?}"
+    );
     let answer = single_answer(&capture);
     assert_eq!(answer["Status"], "FAILED");
-    assert_eq!(answer["PhysicalResourceId"], "corebound-failed-create:cfn-Create-panic");
+    assert_eq!(
+        answer["PhysicalResourceId"],
+        "corebound-failed-create:cfn-Create-panic"
+    );
     let reason = answer["Reason"].as_str().unwrap();
-    assert!(reason.contains("panicked") && reason.contains("deliberate panic"), "{reason}");
+    assert!(
+        reason.contains("panicked") && reason.contains("deliberate panic"),
+        "{reason}"
+    );
 
     // The same process answers the next request: the panic did not take the runtime down.
-    f.invoke(&request("Update", "succeed", &capture.url()), Duration::from_secs(30));
+    f.invoke(
+        &request("Update", "succeed", &capture.url()),
+        Duration::from_secs(30),
+    );
     assert_eq!(capture.accepted().len(), 2);
     assert_eq!(capture.accepted()[1]["Status"], "SUCCESS");
 }
@@ -131,7 +171,10 @@ fn deadline_overrun_is_answered_before_the_deadline() {
     let mut f = start(&[("COREBOUND_DEADLINE_MARGIN_MS", "1500")]);
     let started = Instant::now();
     let deadline = SystemTime::now() + Duration::from_secs(4);
-    let result = f.invoke(&request("Create", "overrun", &capture.url()), Duration::from_secs(4));
+    let result = f.invoke(
+        &request("Create", "overrun", &capture.url()),
+        Duration::from_secs(4),
+    );
     assert!(result.is_ok(), "{result:?}");
     let answer = single_answer(&capture);
     let answered_at = capture.deliveries()[0].at;
@@ -142,7 +185,10 @@ fn deadline_overrun_is_answered_before_the_deadline() {
     );
     assert!(SystemTime::now() < deadline + Duration::from_secs(1));
     assert_eq!(answer["Status"], "FAILED");
-    assert_eq!(answer["PhysicalResourceId"], "corebound-failed-create:cfn-Create-overrun");
+    assert_eq!(
+        answer["PhysicalResourceId"],
+        "corebound-failed-create:cfn-Create-overrun"
+    );
     let reason = answer["Reason"].as_str().unwrap();
     assert!(reason.starts_with("timed out"), "{reason}");
 }
@@ -165,9 +211,16 @@ fn unknown_deadline_falls_back_to_the_configured_budget() {
 fn server_errors_at_the_response_url_are_retried_until_accepted() {
     let capture = ResponseCapture::scripted(&[500, 500]);
     let mut f = start(&[]);
-    let result = f.invoke(&request("Create", "succeed", &capture.url()), Duration::from_secs(30));
+    let result = f.invoke(
+        &request("Create", "succeed", &capture.url()),
+        Duration::from_secs(30),
+    );
     assert!(result.is_ok());
-    let statuses: Vec<u16> = capture.deliveries().iter().map(|d| d.status_answered).collect();
+    let statuses: Vec<u16> = capture
+        .deliveries()
+        .iter()
+        .map(|d| d.status_answered)
+        .collect();
     assert_eq!(statuses, vec![500, 500, 200]);
     assert_eq!(single_answer(&capture)["Status"], "SUCCESS");
 }
@@ -176,8 +229,14 @@ fn server_errors_at_the_response_url_are_retried_until_accepted() {
 fn a_4xx_at_the_response_url_is_final() {
     let capture = ResponseCapture::scripted(&[403]);
     let mut f = start(&[]);
-    let result = f.invoke(&request("Create", "succeed", &capture.url()), Duration::from_secs(30));
-    assert!(result.is_ok(), "retrying the invocation cannot help: {result:?}");
+    let result = f.invoke(
+        &request("Create", "succeed", &capture.url()),
+        Duration::from_secs(30),
+    );
+    assert!(
+        result.is_ok(),
+        "retrying the invocation cannot help: {result:?}"
+    );
     assert_eq!(capture.deliveries().len(), 1, "a 403 is not retried");
     assert!(capture.accepted().is_empty());
     assert!(f.output().contains("HTTP 403"), "the refusal is logged");
@@ -192,7 +251,10 @@ fn delete_of_a_failed_create_succeeds_without_running_the_handler() {
     f.invoke(&delete, Duration::from_secs(30));
     let answer = single_answer(&capture);
     assert_eq!(answer["Status"], "SUCCESS");
-    assert_eq!(answer["PhysicalResourceId"], "corebound-failed-create:cfn-Create-fail");
+    assert_eq!(
+        answer["PhysicalResourceId"],
+        "corebound-failed-create:cfn-Create-fail"
+    );
     assert!(!f.output().contains("panicked"), "the handler was not run");
 }
 
@@ -200,7 +262,10 @@ fn delete_of_a_failed_create_succeeds_without_running_the_handler() {
 fn oversized_return_values_fail_clearly_within_the_size_limit() {
     let capture = ResponseCapture::start();
     let mut f = start(&[]);
-    f.invoke(&request("Create", "big-data", &capture.url()), Duration::from_secs(30));
+    f.invoke(
+        &request("Create", "big-data", &capture.url()),
+        Duration::from_secs(30),
+    );
     let answer = single_answer(&capture);
     assert_eq!(answer["Status"], "FAILED");
     assert!(answer["Reason"].as_str().unwrap().contains("4096 bytes"));
@@ -225,26 +290,53 @@ fn an_event_that_is_not_a_custom_resource_request_fails_the_invocation() {
 }
 
 #[test]
-fn logs_never_contain_the_response_url_and_carry_the_request_fields() {
+fn logs_never_contain_the_response_url_even_at_trace_level() {
+    // At TRACE, lambda_runtime itself would log each raw event, ResponseURL included.
     let capture = ResponseCapture::scripted(&[500]);
     let mut f = start(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]);
     for behaviour in ["succeed", "fail", "panic"] {
-        f.invoke(&request("Create", behaviour, &capture.url()), Duration::from_secs(30));
+        f.invoke(
+            &request("Create", behaviour, &capture.url()),
+            Duration::from_secs(30),
+        );
     }
     let output = f.output();
-    assert!(!output.is_empty());
-    assert!(!output.contains(SECRET_SIGNATURE), "the ResponseURL leaked into the logs");
-    assert!(!output.contains("cfn-response/stack"), "the ResponseURL path leaked into the logs");
+    assert!(output.lines().count() > 10, "TRACE logging is on");
+    assert!(
+        !output.contains(SECRET_SIGNATURE),
+        "the ResponseURL leaked into the logs"
+    );
+    assert!(
+        !output.contains("cfn-response/stack"),
+        "the ResponseURL path leaked into the logs"
+    );
+}
 
+#[test]
+fn every_log_line_of_a_request_carries_its_identity() {
+    let capture = ResponseCapture::scripted(&[500]);
+    let mut f = start(&[]);
+    for behaviour in ["succeed", "fail", "panic"] {
+        f.invoke(
+            &request("Create", behaviour, &capture.url()),
+            Duration::from_secs(30),
+        );
+    }
     let records = f.log_records();
-    let in_request: Vec<&Value> = records
+    let answers = records
         .iter()
         .filter(|r| r["fields"]["message"] == "answering CloudFormation")
-        .collect();
-    assert_eq!(in_request.len(), 3, "one answer logged per request");
-    for record in records.iter().filter(|r| r.get("span").is_some()) {
+        .count();
+    assert_eq!(answers, 3, "one answer logged per request");
+    assert!(records.len() >= 9, "{records:?}");
+    for record in &records {
         let span = &record["span"];
-        assert!(span["request_id"].is_string(), "{record}");
+        assert!(
+            span["request_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("cfn-Create-")),
+            "{record}"
+        );
         assert_eq!(span["logical_resource_id"], "Fault", "{record}");
         assert_eq!(span["request_type"], "Create", "{record}");
     }

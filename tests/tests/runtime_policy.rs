@@ -55,6 +55,13 @@ fn statements(emu: &Emulator, arn: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+fn puts(emu: &Emulator) -> usize {
+    emu.operations()
+        .iter()
+        .filter(|op| *op == "PutResourcePolicy")
+        .count()
+}
+
 fn statement<'a>(statements: &'a [Value], sid: &str) -> Option<&'a Value> {
     statements.iter().find(|s| s["Sid"] == sid)
 }
@@ -102,7 +109,11 @@ fn assert_failed_with(answer: &Value, parts: &[&str]) {
 fn lifecycle_create_update_replace_delete_keeps_foreign_statements() {
     let (_guard, emu) = emulator();
     seed_runtimes(emu);
-    for arn in [RUNTIME.to_string(), endpoint(RUNTIME, "DEFAULT"), OTHER_RUNTIME.to_string()] {
+    for arn in [
+        RUNTIME.to_string(),
+        endpoint(RUNTIME, "DEFAULT"),
+        OTHER_RUNTIME.to_string(),
+    ] {
         put_foreign(emu, &arn);
     }
     let mut h = Harness::new(emu);
@@ -120,26 +131,49 @@ fn lifecycle_create_update_replace_delete_keeps_foreign_statements() {
     for arn in [RUNTIME.to_string(), endpoint(RUNTIME, "DEFAULT")] {
         let st = statements(emu, &arn);
         assert_eq!(st.len(), 2, "{arn}: {st:?}");
-        assert_eq!(statement(&st, "PlatformTeamReadCard"), Some(&foreign_statement(&arn)));
+        assert_eq!(
+            statement(&st, "PlatformTeamReadCard"),
+            Some(&foreign_statement(&arn))
+        );
         let owned = statement(&st, &sid).expect("owned statement");
-        assert_eq!(owned["Resource"], arn.as_str(), "exact resource, no wildcard");
+        assert_eq!(
+            owned["Resource"],
+            arn.as_str(),
+            "exact resource, no wildcard"
+        );
         assert_eq!(owned["Principal"]["AWS"], "arn:aws:iam::210987654321:root");
-        assert_eq!(owned["Condition"]["StringEquals"]["aws:PrincipalOrgID"], "o-corebound1");
+        assert_eq!(
+            owned["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
+            "o-corebound1"
+        );
     }
-    assert!(statements(emu, &endpoint(RUNTIME, "canary")).is_empty(), "canary was not named");
+    assert!(
+        statements(emu, &endpoint(RUNTIME, "canary")).is_empty(),
+        "canary was not named"
+    );
 
     // Update: principals change, same identity, in place.
     let update = event("runtime-policy/update.json");
-    assert_eq!(update["PhysicalResourceId"], physical_id.as_str(), "the sample event matches the create");
+    assert_eq!(
+        update["PhysicalResourceId"],
+        physical_id.as_str(),
+        "the sample event matches the create"
+    );
     let answer = h.send(update.clone());
     assert_success(&answer);
     assert_eq!(answer["PhysicalResourceId"], physical_id.as_str());
     let st = statements(emu, RUNTIME);
     assert_eq!(
         statement(&st, &sid).unwrap()["Principal"]["AWS"],
-        json!(["arn:aws:iam::210987654321:root", "arn:aws:iam::210987654321:role/LPMA_Demo_CrossAccountInvoker"])
+        json!([
+            "arn:aws:iam::210987654321:root",
+            "arn:aws:iam::210987654321:role/LPMA_Demo_CrossAccountInvoker"
+        ])
     );
-    assert_eq!(statement(&st, "PlatformTeamReadCard"), Some(&foreign_statement(RUNTIME)));
+    assert_eq!(
+        statement(&st, "PlatformTeamReadCard"),
+        Some(&foreign_statement(RUNTIME))
+    );
 
     // Update with a new RuntimeArn: a replacement with a new PhysicalResourceId.
     let mut replace = update.clone();
@@ -158,7 +192,11 @@ fn lifecycle_create_update_replace_delete_keeps_foreign_statements() {
     let answer = h.send(delete_old);
     assert_success(&answer);
     for arn in [RUNTIME.to_string(), endpoint(RUNTIME, "DEFAULT")] {
-        assert_eq!(statements(emu, &arn), vec![foreign_statement(&arn)], "{arn}");
+        assert_eq!(
+            statements(emu, &arn),
+            vec![foreign_statement(&arn)],
+            "{arn}"
+        );
     }
     assert!(statement(&statements(emu, OTHER_RUNTIME), &sid).is_some());
 
@@ -168,10 +206,14 @@ fn lifecycle_create_update_replace_delete_keeps_foreign_statements() {
     delete_new["PhysicalResourceId"] = json!(new_id);
     delete_new["ResourceProperties"] = replace["ResourceProperties"].clone();
     assert_success(&h.send(delete_new.clone()));
-    assert_eq!(statements(emu, OTHER_RUNTIME), vec![foreign_statement(OTHER_RUNTIME)]);
+    assert_eq!(
+        statements(emu, OTHER_RUNTIME),
+        vec![foreign_statement(OTHER_RUNTIME)]
+    );
     assert!(statements(emu, &endpoint(OTHER_RUNTIME, "DEFAULT")).is_empty());
     assert!(
-        !emu.resource_policies().contains_key(&endpoint(OTHER_RUNTIME, "DEFAULT")),
+        !emu.resource_policies()
+            .contains_key(&endpoint(OTHER_RUNTIME, "DEFAULT")),
         "a document left empty is deleted, not written empty"
     );
 
@@ -197,11 +239,20 @@ fn two_resources_grant_different_accounts_on_one_runtime() {
     let b = h.send(second);
     assert_success(&a);
     assert_success(&b);
-    let (sid_a, sid_b) = (a["Data"]["StatementId"].as_str().unwrap(), b["Data"]["StatementId"].as_str().unwrap());
+    let (sid_a, sid_b) = (
+        a["Data"]["StatementId"].as_str().unwrap(),
+        b["Data"]["StatementId"].as_str().unwrap(),
+    );
     assert_ne!(sid_a, sid_b);
     let st = statements(emu, RUNTIME);
-    assert_eq!(statement(&st, sid_a).unwrap()["Principal"]["AWS"], "arn:aws:iam::210987654321:root");
-    assert_eq!(statement(&st, sid_b).unwrap()["Principal"]["AWS"], "arn:aws:iam::444455556666:root");
+    assert_eq!(
+        statement(&st, sid_a).unwrap()["Principal"]["AWS"],
+        "arn:aws:iam::210987654321:root"
+    );
+    assert_eq!(
+        statement(&st, sid_b).unwrap()["Principal"]["AWS"],
+        "arn:aws:iam::444455556666:root"
+    );
 
     // Deleting one leaves the other.
     let mut delete_a = event("runtime-policy/delete.json");
@@ -218,16 +269,60 @@ fn validation_failures_are_answered_before_any_aws_call() {
     seed_runtimes(emu);
     let mut h = Harness::new(emu);
     let cases: Vec<(&str, Value, Vec<&str>)> = vec![
-        ("RuntimeArn", json!("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/*"), vec!["property RuntimeArn", "runtime/*", "wildcards"]),
-        ("RuntimeArn", json!("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/bad"), vec!["property RuntimeArn", "pattern"]),
-        ("Principals", json!(["*"]), vec!["property Principals", "\"*\"", "wildcards"]),
-        ("Principals", json!(["arn:aws:iam::210987654321:user/alice"]), vec!["property Principals", "user/alice", "only accounts and roles"]),
-        ("Principals", json!([]), vec!["property Principals is required"]),
-        ("Actions", json!(["bedrock-agentcore:*"]), vec!["property Actions", "wildcards"]),
-        ("Actions", json!(["sts:AssumeRole"]), vec!["property Actions", "sts:AssumeRole", "bedrock-agentcore:"]),
-        ("EndpointNames", json!([endpoint(OTHER_RUNTIME, "DEFAULT")]), vec!["property EndpointNames", "must belong to the runtime"]),
-        ("StatementId", json!("not-valid!"), vec!["property StatementId", "letters and digits"]),
-        ("Conditions", json!("not json"), vec!["property Conditions", "a JSON object"]),
+        (
+            "RuntimeArn",
+            json!("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/*"),
+            vec!["property RuntimeArn", "runtime/*", "wildcards"],
+        ),
+        (
+            "RuntimeArn",
+            json!("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/bad"),
+            vec!["property RuntimeArn", "pattern"],
+        ),
+        (
+            "Principals",
+            json!(["*"]),
+            vec!["property Principals", "\"*\"", "wildcards"],
+        ),
+        (
+            "Principals",
+            json!(["arn:aws:iam::210987654321:user/alice"]),
+            vec![
+                "property Principals",
+                "user/alice",
+                "only accounts and roles",
+            ],
+        ),
+        (
+            "Principals",
+            json!([]),
+            vec!["property Principals is required"],
+        ),
+        (
+            "Actions",
+            json!(["bedrock-agentcore:*"]),
+            vec!["property Actions", "wildcards"],
+        ),
+        (
+            "Actions",
+            json!(["sts:AssumeRole"]),
+            vec!["property Actions", "sts:AssumeRole", "bedrock-agentcore:"],
+        ),
+        (
+            "EndpointNames",
+            json!([endpoint(OTHER_RUNTIME, "DEFAULT")]),
+            vec!["property EndpointNames", "must belong to the runtime"],
+        ),
+        (
+            "StatementId",
+            json!("not-valid!"),
+            vec!["property StatementId", "letters and digits"],
+        ),
+        (
+            "Conditions",
+            json!("not json"),
+            vec!["property Conditions", "a JSON object"],
+        ),
     ];
     for (i, (property, value, parts)) in cases.into_iter().enumerate() {
         let mut create = event("runtime-policy/create.json");
@@ -235,9 +330,16 @@ fn validation_failures_are_answered_before_any_aws_call() {
         create["ResourceProperties"][property] = value;
         let answer = h.send(create);
         assert_failed_with(&answer, &parts);
-        assert_eq!(answer["PhysicalResourceId"], format!("corebound-failed-create:invalid-{i}"));
+        assert_eq!(
+            answer["PhysicalResourceId"],
+            format!("corebound-failed-create:invalid-{i}")
+        );
     }
-    assert!(emu.operations().is_empty(), "no AWS call for invalid input: {:?}", emu.operations());
+    assert!(
+        emu.operations().is_empty(),
+        "no AWS call for invalid input: {:?}",
+        emu.operations()
+    );
 }
 
 #[test]
@@ -246,15 +348,33 @@ fn sid_collision_with_a_foreign_statement_fails_without_writing() {
     seed_runtimes(emu);
     let mut foreign = foreign_statement(&endpoint(RUNTIME, "DEFAULT"));
     foreign["Sid"] = json!("SharedSid");
-    emu.put_resource_policy(&endpoint(RUNTIME, "DEFAULT"), &json!({"Version": "2012-10-17", "Statement": [foreign.clone()]}));
+    emu.put_resource_policy(
+        &endpoint(RUNTIME, "DEFAULT"),
+        &json!({"Version": "2012-10-17", "Statement": [foreign.clone()]}),
+    );
     let mut h = Harness::new(emu);
+    let puts_before = puts(emu);
     let mut create = event("runtime-policy/create.json");
     create["ResourceProperties"]["StatementId"] = json!("SharedSid");
     let answer = h.send(create);
-    assert_failed_with(&answer, &["property StatementId", "\"SharedSid\"", "not owned by this resource", "runtime-endpoint/DEFAULT"]);
-    assert!(statements(emu, RUNTIME).is_empty(), "the runtime (validated first) was not written");
-    assert_eq!(statements(emu, &endpoint(RUNTIME, "DEFAULT")), vec![foreign]);
-    assert!(!emu.operations().contains(&"PutResourcePolicy".to_string()));
+    assert_failed_with(
+        &answer,
+        &[
+            "property StatementId",
+            "\"SharedSid\"",
+            "not owned by this resource",
+            "runtime-endpoint/DEFAULT",
+        ],
+    );
+    assert!(
+        statements(emu, RUNTIME).is_empty(),
+        "the runtime (validated first) was not written"
+    );
+    assert_eq!(
+        statements(emu, &endpoint(RUNTIME, "DEFAULT")),
+        vec![foreign]
+    );
+    assert_eq!(puts(emu), puts_before, "nothing was written");
 }
 
 #[test]
@@ -272,11 +392,20 @@ fn create_failing_part_way_removes_what_it_wrote_and_its_delete_succeeds() {
     let answer = h.send(event("runtime-policy/create.json"));
     assert_failed_with(
         &answer,
-        &["AccessDenied", "lacks bedrock-agentcore:PutResourcePolicy", "runtime-endpoint/DEFAULT", "permissions boundary"],
+        &[
+            "AccessDenied",
+            "lacks bedrock-agentcore:PutResourcePolicy",
+            "runtime-endpoint/DEFAULT",
+            "permissions boundary",
+        ],
     );
     let marker = answer["PhysicalResourceId"].as_str().unwrap().to_string();
     assert!(marker.starts_with("corebound-failed-create:"));
-    assert_eq!(statements(emu, RUNTIME), vec![foreign_statement(RUNTIME)], "the runtime write was undone");
+    assert_eq!(
+        statements(emu, RUNTIME),
+        vec![foreign_statement(RUNTIME)],
+        "the runtime write was undone"
+    );
 
     // CloudFormation rolls back with a Delete of the marker: SUCCESS without touching AWS.
     let before = emu.operations().len();
@@ -291,7 +420,13 @@ fn missing_runtime_is_reported_in_terms_of_account_and_region() {
     let (_guard, emu) = emulator();
     let mut h = Harness::new(emu);
     let answer = h.send(event("runtime-policy/create.json"));
-    assert_failed_with(&answer, &["ResourceNotFound", "does not exist in account 123456789012, region us-east-1"]);
+    assert_failed_with(
+        &answer,
+        &[
+            "ResourceNotFound",
+            "does not exist in account 123456789012, region us-east-1",
+        ],
+    );
 }
 
 #[test]
@@ -328,5 +463,9 @@ fn delete_with_invalid_current_properties_still_removes_the_statement() {
     delete["PhysicalResourceId"] = answer["PhysicalResourceId"].clone();
     delete["ResourceProperties"]["Principals"] = json!(["*"]);
     assert_success(&h.send(delete));
-    assert!(emu.resource_policies().is_empty(), "{:?}", emu.resource_policies());
+    assert!(
+        emu.resource_policies().is_empty(),
+        "{:?}",
+        emu.resource_policies()
+    );
 }

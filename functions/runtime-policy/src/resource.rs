@@ -95,7 +95,11 @@ impl RuntimePolicy {
             if holds_statement(read_back.as_deref(), statement) {
                 return Ok(read_back.unwrap_or(document));
             }
-            tracing::warn!(target, attempt, "owned statement missing on read-back (concurrent writer?); writing again");
+            tracing::warn!(
+                target,
+                attempt,
+                "owned statement missing on read-back (concurrent writer?); writing again"
+            );
         }
         Err(Error::Rule(format!(
             "the resource policy of {target} kept losing the owned statement after {WRITE_ATTEMPTS} writes: another process is overwriting the whole document concurrently; stop the other writer and retry"
@@ -109,7 +113,12 @@ impl RuntimePolicy {
                 let current = self.policies.get(&w.arn).await?;
                 match (&w.before, current) {
                     (Some(before), current) => {
-                        let doc = with_owned_statement(current.as_deref(), &w.arn, before.clone(), Ownership::Owned)?;
+                        let doc = with_owned_statement(
+                            current.as_deref(),
+                            &w.arn,
+                            before.clone(),
+                            Ownership::Owned,
+                        )?;
                         self.policies.put(&w.arn, &doc).await
                     }
                     (None, Some(current)) => self.remove_from(&w.arn, &current, &w.sid).await,
@@ -119,7 +128,9 @@ impl RuntimePolicy {
             .await;
             match result {
                 Ok(()) => tracing::info!(target = %w.arn, "rolled back"),
-                Err(e) => tracing::error!(target = %w.arn, error = %e, "rollback failed; the owned statement may remain"),
+                Err(e) => {
+                    tracing::error!(target = %w.arn, error = %e, "rollback failed; the owned statement may remain")
+                }
             }
         }
     }
@@ -137,7 +148,9 @@ impl RuntimePolicy {
         match self.policies.get(target).await? {
             None => Ok(()),
             Some(current) => match self.remove_from(target, &current, sid).await {
-                Err(Error::Aws { message, .. }) if message.starts_with("ResourceNotFound") => Ok(()),
+                Err(Error::Aws { message, .. }) if message.starts_with("ResourceNotFound") => {
+                    Ok(())
+                }
                 other => other,
             },
         }
@@ -161,7 +174,10 @@ impl CustomResource for RuntimePolicy {
 
     async fn update(&self, request: &Request) -> Result<Outcome> {
         let spec = RuntimePolicySpec::from_request(request)?;
-        let current = request.physical_resource_id.as_deref().and_then(parse_physical_id);
+        let current = request
+            .physical_resource_id
+            .as_deref()
+            .and_then(parse_physical_id);
         let same_identity = current
             .as_ref()
             .is_some_and(|(runtime, sid)| *runtime == spec.runtime && *sid == spec.statement_id);
@@ -173,16 +189,27 @@ impl CustomResource for RuntimePolicy {
         let revision = self.apply(&spec, Ownership::Owned).await?;
         // Endpoints dropped from EndpointNames lose the owned statement.
         if let Some(old) = RuntimePolicySpec::old_from_request(request) {
-            for name in old.endpoint_names.iter().filter(|n| !spec.endpoint_names.contains(n)) {
-                self.remove_owned(&spec.runtime.endpoint_arn(name), &spec.statement_id).await?;
+            for name in old
+                .endpoint_names
+                .iter()
+                .filter(|n| !spec.endpoint_names.contains(n))
+            {
+                self.remove_owned(&spec.runtime.endpoint_arn(name), &spec.statement_id)
+                    .await?;
             }
         }
         Ok(Self::outcome(&spec, revision))
     }
 
     async fn delete(&self, request: &Request) -> Result<()> {
-        let Some((runtime, sid)) = request.physical_resource_id.as_deref().and_then(parse_physical_id) else {
-            tracing::warn!("PhysicalResourceId does not identify a runtime statement; nothing to delete");
+        let Some((runtime, sid)) = request
+            .physical_resource_id
+            .as_deref()
+            .and_then(parse_physical_id)
+        else {
+            tracing::warn!(
+                "PhysicalResourceId does not identify a runtime statement; nothing to delete"
+            );
             return Ok(());
         };
         // The endpoints that may hold the statement: those the runtime has now, plus those the
@@ -208,9 +235,9 @@ impl CustomResource for RuntimePolicy {
         endpoints.dedup();
         self.remove_owned(&runtime.to_string(), &sid).await?;
         for name in endpoints {
-            self.remove_owned(&runtime.endpoint_arn(&name), &sid).await?;
+            self.remove_owned(&runtime.endpoint_arn(&name), &sid)
+                .await?;
         }
         Ok(())
     }
 }
-

@@ -16,7 +16,13 @@ impl ResourcePolicies {
 
     /// The current policy of `arn`; `None` when it has none.
     pub async fn get(&self, arn: &str) -> Result<Option<String>> {
-        match self.client.get_resource_policy().resource_arn(arn).send().await {
+        match self
+            .client
+            .get_resource_policy()
+            .resource_arn(arn)
+            .send()
+            .await
+        {
             Ok(output) => Ok(output.policy().map(str::to_string)),
             // AgentCore answers ResourceNotFound for a resource without a policy too; a
             // missing runtime is reported by the write that follows.
@@ -40,7 +46,13 @@ impl ResourcePolicies {
 
     /// Delete the policy of `arn`; already gone is done.
     pub async fn delete(&self, arn: &str) -> Result<()> {
-        match self.client.delete_resource_policy().resource_arn(arn).send().await {
+        match self
+            .client
+            .delete_resource_policy()
+            .resource_arn(arn)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => match AwsFailure::from_sdk(&e) {
                 f if f.is("ResourceNotFoundException") => Ok(()),
@@ -60,13 +72,21 @@ impl ResourcePolicies {
         let mut names = Vec::new();
         while let Some(page) = pages.next().await {
             match page {
-                Ok(page) => names.extend(page.runtime_endpoints().iter().map(|e| e.name().to_string())),
+                Ok(page) => names.extend(
+                    page.runtime_endpoints()
+                        .iter()
+                        .map(|e| e.name().to_string()),
+                ),
                 Err(e) => {
                     let failure = AwsFailure::from_sdk(&e);
                     if failure.is("ResourceNotFoundException") {
                         return Ok(None);
                     }
-                    return Err(translate("ListAgentRuntimeEndpoints", &runtime.to_string(), failure));
+                    return Err(translate(
+                        "ListAgentRuntimeEndpoints",
+                        &runtime.to_string(),
+                        failure,
+                    ));
                 }
             }
         }
@@ -92,7 +112,10 @@ fn translate(operation: &str, arn: &str, failure: AwsFailure) -> Error {
             failure.message
         )
     } else if failure.is("ValidationException") {
-        format!("AgentCore rejected the policy for {arn}: {}", failure.message)
+        format!(
+            "AgentCore rejected the policy for {arn}: {}",
+            failure.message
+        )
     } else {
         format!("{} (on {arn})", failure.summary())
     };

@@ -48,10 +48,10 @@ mod tests {
             (now_ms + 120_000, Duration::from_secs(115)),
             (now_ms + 6_000, Duration::from_secs(1)),
             (now_ms + 4_000, Duration::from_secs(2)),
-            (600_000, FALLBACK),                 // cargo lambda watch
-            (now_ms - 1, FALLBACK),              // in the past
-            (now_ms, FALLBACK),                  // exactly now: unknown, not zero
-            (now_ms + 3_600_000, FALLBACK),      // beyond Lambda's 15 minutes
+            (600_000, FALLBACK),            // cargo lambda watch
+            (now_ms - 1, FALLBACK),         // in the past
+            (now_ms, FALLBACK),             // exactly now: unknown, not zero
+            (now_ms + 3_600_000, FALLBACK), // beyond Lambda's 15 minutes
             (now_ms + 900_000, Duration::from_secs(895)),
         ];
         for (deadline, expected) in cases {

@@ -191,7 +191,12 @@ struct Envelope {
 
 impl Envelope {
     fn from_value(payload: &Value) -> Option<Self> {
-        let field = |name: &str| payload.get(name).and_then(Value::as_str).map(str::to_string);
+        let field = |name: &str| {
+            payload
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         Some(Envelope {
             response_url: ResponseUrl::new(field("ResponseURL")?),
             request_id: field("RequestId")?,
@@ -299,9 +304,7 @@ impl<R: CustomResource> Protocol<R> {
             return Ok(());
         }
         let conclusion = match parse_request(payload) {
-            Err(why) => Conclusion::Failed(format!(
-                "malformed CloudFormation request: {why}"
-            )),
+            Err(why) => Conclusion::Failed(format!("malformed CloudFormation request: {why}")),
             Ok(request) => {
                 tracing::info!(resource_type = %request.resource_type, budget_ms = budget.as_millis() as u64, "handling request");
                 self.conclude(request, budget).await
@@ -357,7 +360,10 @@ impl<R: CustomResource> Protocol<R> {
                 match request.request_type {
                     RequestType::Create => resource.create(&request).await.map(Conclusion::Created),
                     RequestType::Update => resource.update(&request).await.map(Conclusion::Updated),
-                    RequestType::Delete => resource.delete(&request).await.map(|()| Conclusion::Deleted),
+                    RequestType::Delete => resource
+                        .delete(&request)
+                        .await
+                        .map(|()| Conclusion::Deleted),
                 }
             }
             .in_current_span(),
@@ -428,9 +434,13 @@ fn to_response(envelope: &Envelope, conclusion: Conclusion) -> Response {
             .unwrap_or_else(|| failed_create_id(&envelope.request_id))
     };
     let (status, reason, physical_resource_id, data, no_echo) = match conclusion {
-        Conclusion::Created(o) | Conclusion::Updated(o) => {
-            (Status::Success, None, o.physical_resource_id, o.data, o.no_echo)
-        }
+        Conclusion::Created(o) | Conclusion::Updated(o) => (
+            Status::Success,
+            None,
+            o.physical_resource_id,
+            o.data,
+            o.no_echo,
+        ),
         Conclusion::Deleted => (Status::Success, None, existing_id(), BTreeMap::new(), false),
         Conclusion::Failed(reason) => {
             let id = if is_create {
@@ -479,14 +489,20 @@ mod tests {
 
     #[test]
     fn failed_update_keeps_the_existing_id() {
-        let r = to_response(&envelope("Update", Some("old")), Conclusion::Failed("bad".into()));
+        let r = to_response(
+            &envelope("Update", Some("old")),
+            Conclusion::Failed("bad".into()),
+        );
         assert_eq!(r.physical_resource_id, "old");
     }
 
     #[test]
     fn success_carries_outcome_id_and_data() {
         let outcome = Outcome::new("new").with("Arn", "a");
-        let r = to_response(&envelope("Update", Some("old")), Conclusion::Updated(outcome));
+        let r = to_response(
+            &envelope("Update", Some("old")),
+            Conclusion::Updated(outcome),
+        );
         assert_eq!(r.status, Status::Success);
         assert_eq!(r.physical_resource_id, "new");
         assert_eq!(r.data.get("Arn").map(String::as_str), Some("a"));
@@ -495,7 +511,10 @@ mod tests {
     #[test]
     fn delete_answers_its_own_id() {
         let r = to_response(&envelope("Delete", Some("pid")), Conclusion::Deleted);
-        assert_eq!((r.status, r.physical_resource_id.as_str()), (Status::Success, "pid"));
+        assert_eq!(
+            (r.status, r.physical_resource_id.as_str()),
+            (Status::Success, "pid")
+        );
     }
 
     #[test]
@@ -525,7 +544,10 @@ mod tests {
 
     #[test]
     fn envelope_debug_output_never_contains_the_url() {
-        let e = Envelope::from_value(&json!({"ResponseURL": "https://s3/x?X-Amz-Signature=s3cr3t", "RequestId": "r"})).unwrap();
+        let e = Envelope::from_value(
+            &json!({"ResponseURL": "https://s3/x?X-Amz-Signature=s3cr3t", "RequestId": "r"}),
+        )
+        .unwrap();
         assert!(!format!("{:?}", e.response_url).contains("s3cr3t"));
     }
 }

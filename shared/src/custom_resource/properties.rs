@@ -136,8 +136,8 @@ impl PropertyReader<'_> {
         let items = match value {
             Value::Array(items) => items,
             Value::String(s) if s.trim_start().starts_with('[') => {
-                parsed_from_string = serde_json::from_str::<Value>(s)
-                    .map_err(|_| invalid(name, value, expected))?;
+                parsed_from_string =
+                    serde_json::from_str::<Value>(s).map_err(|_| invalid(name, value, expected))?;
                 match &parsed_from_string {
                     Value::Array(items) => items,
                     _ => return Err(invalid(name, value, expected)),
@@ -272,7 +272,10 @@ mod tests {
         let p = props(json!({"Verify": "yes", "List": "a,b", "Obj": [1], "Count": "3.5"}));
         let mut r = p.reader("Custom::X");
         let e = r.bool("Verify").unwrap_err().to_string();
-        assert_eq!(e, "property Verify has value \"yes\"; expected a boolean: true or false");
+        assert_eq!(
+            e,
+            "property Verify has value \"yes\"; expected a boolean: true or false"
+        );
         let e = r.string_list("List").unwrap_err().to_string();
         assert!(e.contains("List") && e.contains("\"a,b\"") && e.contains("a list of strings"));
         let e = r.object("Obj").unwrap_err().to_string();
@@ -285,7 +288,9 @@ mod tests {
     fn missing_and_empty_required_strings_are_rejected() {
         let p = props(json!({"Empty": "  "}));
         let mut r = p.reader("Custom::X");
-        let e = r.required_string("RuntimeArn", "a runtime ARN").unwrap_err();
+        let e = r
+            .required_string("RuntimeArn", "a runtime ARN")
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "property RuntimeArn is required but was not given; expected a runtime ARN"

@@ -72,24 +72,29 @@ impl Response {
     }
 
     fn fit_reason(mut self) -> Vec<u8> {
-        loop {
-            let body = to_json(&self);
-            let excess = body.len().saturating_sub(MAX_RESPONSE_BYTES);
-            let Some(reason) = self.reason.as_mut() else {
-                return body;
-            };
-            if excess == 0 {
-                return body;
-            }
-            // JSON escaping can make a character longer than one byte, so cut at least the
-            // excess plus room for the ellipsis and try again.
-            let mut keep = reason.len().saturating_sub(excess + 3);
-            while !reason.is_char_boundary(keep) {
-                keep -= 1;
-            }
-            reason.truncate(keep);
-            reason.push('…');
+        let body = to_json(&self);
+        let Some(reason) = self.reason.take() else {
+            return body;
+        };
+        if body.len() <= MAX_RESPONSE_BYTES {
+            self.reason = Some(reason);
+            return body;
         }
+        // JSON escaping makes the serialized length of a prefix hard to predict, so search
+        // for the longest prefix (at a character boundary) that fits with an ellipsis.
+        let boundaries: Vec<usize> = reason.char_indices().map(|(i, _)| i).collect();
+        let (mut fits, mut too_long) = (0usize, boundaries.len());
+        while fits + 1 < too_long {
+            let mid = (fits + too_long) / 2;
+            self.reason = Some(format!("{}…", &reason[..boundaries[mid]]));
+            if to_json(&self).len() <= MAX_RESPONSE_BYTES {
+                fits = mid;
+            } else {
+                too_long = mid;
+            }
+        }
+        self.reason = Some(format!("{}…", &reason[..boundaries[fits]]));
+        to_json(&self)
     }
 }
 
@@ -142,7 +147,10 @@ mod tests {
         assert!(body.len() <= MAX_RESPONSE_BYTES, "{}", body.len());
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let reason = body["Reason"].as_str().unwrap();
-        assert!(reason.starts_with("property X: ") && reason.ends_with('…'));
+        assert!(
+            reason.starts_with("property X: ") && reason.ends_with('…'),
+            "{reason:?}"
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@ struct FaultResource;
 
 fn behave(request: &Request) -> Result<String> {
     let mut reader = request.properties.reader(&request.resource_type);
-    let behaviour = reader.required_string("Behaviour", "succeed, fail, panic, overrun or big-data")?;
+    let behaviour =
+        reader.required_string("Behaviour", "succeed, fail, panic, overrun or big-data")?;
     reader.string("Name")?;
     reader.finish()?;
     Ok(behaviour)
@@ -21,15 +22,24 @@ fn behave(request: &Request) -> Result<String> {
 impl FaultResource {
     async fn act(&self, request: &Request) -> Result<Outcome> {
         match behave(request)?.as_str() {
-            "succeed" => Ok(Outcome::new(format!("fault-{}", request.logical_resource_id)).with("Answer", "42")),
-            "fail" => Err(Error::aws("PutThing", "AccessDenied: the function's role may not call PutThing")),
+            "succeed" => Ok(
+                Outcome::new(format!("fault-{}", request.logical_resource_id)).with("Answer", "42"),
+            ),
+            "fail" => Err(Error::aws(
+                "PutThing",
+                "AccessDenied: the function's role may not call PutThing",
+            )),
             "panic" => panic!("deliberate panic for the fault matrix"),
             "overrun" => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 Ok(Outcome::new("never"))
             }
             "big-data" => Ok(Outcome::new("big").with("Blob", "x".repeat(5000))),
-            other => Err(Error::invalid("Behaviour", format!("{other:?}"), "succeed, fail, panic, overrun or big-data")),
+            other => Err(Error::invalid(
+                "Behaviour",
+                format!("{other:?}"),
+                "succeed, fail, panic, overrun or big-data",
+            )),
         }
     }
 }
