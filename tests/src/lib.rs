@@ -2,6 +2,7 @@
 //! built function binaries, a stand-in for CloudFormation's ResponseURL, the local AWS
 //! emulator, and the sample events in `events/`.
 
+pub mod aws_calls;
 pub mod emulator;
 pub mod http_client;
 pub mod http_server;

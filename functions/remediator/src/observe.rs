@@ -1,0 +1,666 @@
+//! Reading a resource's current state before deciding: tags, encryption, and for KMS keys
+//! their aliases. Reads only; every call goes through the [`RetryPolicy`], so a resource
+//! that is not visible yet right after its create event is read again after a backoff.
+//!
+//! | kind | calls |
+//! |---|---|
+//! | SNS topic | `GetTopicAttributes`, `ListTagsForResource` |
+//! | SQS queue | `GetQueueAttributes` (`KmsMasterKeyId`, `SqsManagedSseEnabled`), `ListQueueTags` |
+//! | log group | `DescribeLogGroups` (name prefix), `ListTagsForResource` (log group ARN) |
+//! | S3 bucket | `GetBucketTagging` (`NoSuchTagSet` = no tags), `GetBucketEncryption` |
+//! | secret | `DescribeSecret` |
+//! | IAM role | `ListRoleTags` |
+//! | KMS key | `ListResourceTags`, `ListAliases` (waits for an alias, see [`kms_key`]) |
+//! | AgentCore | `ListAgentRuntimes` / `ListMemories` / `ListGateways` + `GetGateway` when the event lacks the ARN, `GetMemory`, `ListTagsForResource` |
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use corebound::remediation::{EncryptionState, ObservedState, ResourceRef, S3DefaultEncryption};
+
+use crate::clients::Clients;
+use crate::retry::{CallError, FailureKind, RetryPolicy};
+
+/// What the writes of [`crate::apply`] address, resolved while reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    SnsTopic {
+        arn: String,
+    },
+    SqsQueue {
+        url: String,
+    },
+    /// `arn` without the trailing `:*` (the form `TagResource` takes).
+    LogGroup {
+        name: String,
+        arn: String,
+    },
+    S3Bucket {
+        name: String,
+    },
+    Secret {
+        arn: String,
+    },
+    IamRole {
+        name: String,
+    },
+    KmsKey {
+        arn: String,
+    },
+    /// Runtime, memory or gateway.
+    AgentCore {
+        arn: String,
+    },
+}
+
+/// The resource as read.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The event's resource; AgentCore resources found by name carry their ARN now.
+    pub resource: ResourceRef,
+    pub target: Target,
+    pub state: ObservedState,
+}
+
+pub async fn observe(
+    clients: &Clients,
+    retry: &RetryPolicy,
+    resource: &ResourceRef,
+) -> Result<Observed, CallError> {
+    let read = Reader { clients, retry };
+    let (target, state) = match resource {
+        ResourceRef::SnsTopic { arn } => read.sns_topic(arn).await?,
+        ResourceRef::SqsQueue { url, .. } => read.sqs_queue(url).await?,
+        ResourceRef::LogGroup { name } => read.log_group(name).await?,
+        ResourceRef::S3Bucket { name } => read.s3_bucket(name).await?,
+        ResourceRef::Secret { arn } => read.secret(arn).await?,
+        ResourceRef::IamRole { name, .. } => read.iam_role(name).await?,
+        ResourceRef::KmsKey { arn } => read.kms_key(arn).await?,
+        ResourceRef::AgentRuntime { name, arn } => {
+            let arn = match arn {
+                Some(arn) => arn.clone(),
+                None => read.runtime_arn_by_name(name).await?,
+            };
+            let state = ObservedState {
+                tags: read.agentcore_tags(&arn).await?,
+                ..ObservedState::default()
+            };
+            (Target::AgentCore { arn }, state)
+        }
+        ResourceRef::Gateway { name, arn } => {
+            let arn = match arn {
+                Some(arn) => arn.clone(),
+                None => read.gateway_arn_by_name(name).await?,
+            };
+            let state = ObservedState {
+                tags: read.agentcore_tags(&arn).await?,
+                ..ObservedState::default()
+            };
+            (Target::AgentCore { arn }, state)
+        }
+        ResourceRef::Memory { name, arn } => {
+            let id = match arn {
+                Some(arn) => id_from_arn(arn).to_string(),
+                None => read.memory_id_by_name(name).await?,
+            };
+            let (arn, encryption_key_arn) = read.memory(&id).await?;
+            let state = ObservedState {
+                tags: read.agentcore_tags(&arn).await?,
+                encryption: EncryptionState::Memory { encryption_key_arn },
+                key_aliases: Vec::new(),
+            };
+            (Target::AgentCore { arn }, state)
+        }
+    };
+    Ok(Observed {
+        resource: with_resolved_arn(resource, &target),
+        target,
+        state,
+    })
+}
+
+/// AgentCore resources looked up by name get the ARN that was found.
+fn with_resolved_arn(resource: &ResourceRef, target: &Target) -> ResourceRef {
+    let Target::AgentCore { arn } = target else {
+        return resource.clone();
+    };
+    let arn = Some(arn.clone());
+    match resource {
+        ResourceRef::AgentRuntime { name, .. } => ResourceRef::AgentRuntime {
+            name: name.clone(),
+            arn,
+        },
+        ResourceRef::Memory { name, .. } => ResourceRef::Memory {
+            name: name.clone(),
+            arn,
+        },
+        ResourceRef::Gateway { name, .. } => ResourceRef::Gateway {
+            name: name.clone(),
+            arn,
+        },
+        other => other.clone(),
+    }
+}
+
+/// `…:memory/ID` → `ID`.
+fn id_from_arn(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// AgentCore ids are the name, `-` and ten random alphanumerics.
+fn id_has_name(id: &str, name: &str) -> bool {
+    id.strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|random| {
+            random.len() == 10 && random.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+fn non_empty(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_string)
+}
+
+fn tag_map<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+    pairs
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+#[derive(Clone, Copy)]
+struct Reader<'a> {
+    clients: &'a Clients,
+    retry: &'a RetryPolicy,
+}
+
+type Read = Result<(Target, ObservedState), CallError>;
+
+impl Reader<'_> {
+    async fn sns_topic(self, arn: &str) -> Read {
+        let sns = &self.clients.sns;
+        let attributes = self
+            .retry
+            .sdk("sns:GetTopicAttributes", || {
+                sns.get_topic_attributes().topic_arn(arn).send()
+            })
+            .await?;
+        let kms_master_key_id = non_empty(
+            attributes
+                .attributes()
+                .and_then(|attributes| attributes.get("KmsMasterKeyId"))
+                .map(String::as_str),
+        );
+        let tags = self
+            .retry
+            .sdk("sns:ListTagsForResource", || {
+                sns.list_tags_for_resource().resource_arn(arn).send()
+            })
+            .await?;
+        let state = ObservedState {
+            tags: tag_map(tags.tags().iter().map(|tag| (tag.key(), tag.value()))),
+            encryption: EncryptionState::SnsTopic { kms_master_key_id },
+            key_aliases: Vec::new(),
+        };
+        Ok((Target::SnsTopic { arn: arn.into() }, state))
+    }
+
+    async fn sqs_queue(self, url: &str) -> Read {
+        let sqs = &self.clients.sqs;
+        let attributes = self
+            .retry
+            .sdk("sqs:GetQueueAttributes", || {
+                sqs.get_queue_attributes()
+                    .queue_url(url)
+                    .attribute_names(QueueAttributeName::KmsMasterKeyId)
+                    .attribute_names(QueueAttributeName::SqsManagedSseEnabled)
+                    .send()
+            })
+            .await?;
+        let attribute = |name: QueueAttributeName| {
+            attributes
+                .attributes()
+                .and_then(|attributes| attributes.get(&name))
+                .map(String::as_str)
+        };
+        let encryption = EncryptionState::SqsQueue {
+            kms_master_key_id: non_empty(attribute(QueueAttributeName::KmsMasterKeyId)),
+            sqs_managed_sse_enabled: attribute(QueueAttributeName::SqsManagedSseEnabled)
+                .is_some_and(|value| value.eq_ignore_ascii_case("true")),
+        };
+        let tags = self
+            .retry
+            .sdk("sqs:ListQueueTags", || {
+                sqs.list_queue_tags().queue_url(url).send()
+            })
+            .await?;
+        let state = ObservedState {
+            tags: tags
+                .tags()
+                .map(|tags| tag_map(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+                .unwrap_or_default(),
+            encryption,
+            key_aliases: Vec::new(),
+        };
+        Ok((Target::SqsQueue { url: url.into() }, state))
+    }
+
+    async fn log_group(self, name: &str) -> Read {
+        const OPERATION: &str = "logs:DescribeLogGroups";
+        let logs = &self.clients.logs;
+        // The prefix also matches longer names: page until the exact name shows up.
+        let group = self
+            .retry
+            .run(|| async move {
+                let mut token: Option<String> = None;
+                loop {
+                    let page = logs
+                        .describe_log_groups()
+                        .log_group_name_prefix(name)
+                        .set_next_token(token.take())
+                        .send()
+                        .await
+                        .map_err(|error| CallError::from_sdk(OPERATION, &error))?;
+                    if let Some(group) = page
+                        .log_groups()
+                        .iter()
+                        .find(|group| group.log_group_name() == Some(name))
+                    {
+                        return Ok(group.clone());
+                    }
+                    match page.next_token().filter(|token| !token.is_empty()) {
+                        Some(next) => token = Some(next.to_string()),
+                        None => {
+                            return Err(CallError::not_found(
+                                OPERATION,
+                                format!("log group {name} is not listed (yet)"),
+                            ))
+                        }
+                    }
+                }
+            })
+            .await?;
+        let arn = group
+            .log_group_arn()
+            .map(str::to_string)
+            .or_else(|| {
+                group
+                    .arn()
+                    .map(|arn| arn.trim_end_matches(":*").to_string())
+            })
+            .ok_or_else(|| CallError::invalid(OPERATION, format!("no ARN for log group {name}")))?;
+        let tags = self
+            .retry
+            .sdk("logs:ListTagsForResource", || {
+                logs.list_tags_for_resource().resource_arn(&arn).send()
+            })
+            .await?;
+        let state = ObservedState {
+            tags: tags
+                .tags()
+                .map(|tags| tag_map(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+                .unwrap_or_default(),
+            encryption: EncryptionState::LogGroup {
+                kms_key_id: non_empty(group.kms_key_id()),
+            },
+            key_aliases: Vec::new(),
+        };
+        let target = Target::LogGroup {
+            name: name.into(),
+            arn,
+        };
+        Ok((target, state))
+    }
+
+    async fn s3_bucket(self, name: &str) -> Read {
+        let s3 = &self.clients.s3;
+        // A bucket without tags answers NoSuchTagSet; a bucket not visible yet, NoSuchBucket
+        // (retried).
+        let tags = match self
+            .retry
+            .sdk("s3:GetBucketTagging", || {
+                s3.get_bucket_tagging().bucket(name).send()
+            })
+            .await
+        {
+            Ok(tagging) => tag_map(tagging.tag_set().iter().map(|tag| (tag.key(), tag.value()))),
+            Err(error) if error.is("NoSuchTagSet") => BTreeMap::new(),
+            Err(error) => return Err(error),
+        };
+        let default_encryption = match self
+            .retry
+            .sdk("s3:GetBucketEncryption", || {
+                s3.get_bucket_encryption().bucket(name).send()
+            })
+            .await
+        {
+            Ok(output) => output
+                .server_side_encryption_configuration()
+                .and_then(|configuration| configuration.rules().first())
+                .and_then(|rule| {
+                    let default = rule.apply_server_side_encryption_by_default()?;
+                    Some(S3DefaultEncryption {
+                        sse_algorithm: default.sse_algorithm().as_str().to_string(),
+                        kms_master_key_id: non_empty(default.kms_master_key_id()),
+                        bucket_key_enabled: rule.bucket_key_enabled().unwrap_or(false),
+                    })
+                }),
+            Err(error) if error.is("ServerSideEncryptionConfigurationNotFoundError") => None,
+            Err(error) => return Err(error),
+        };
+        let state = ObservedState {
+            tags,
+            encryption: EncryptionState::S3Bucket { default_encryption },
+            key_aliases: Vec::new(),
+        };
+        Ok((Target::S3Bucket { name: name.into() }, state))
+    }
+
+    async fn secret(self, arn: &str) -> Read {
+        let secrets = &self.clients.secrets;
+        let secret = self
+            .retry
+            .sdk("secretsmanager:DescribeSecret", || {
+                secrets.describe_secret().secret_id(arn).send()
+            })
+            .await?;
+        let state = ObservedState {
+            tags: tag_map(
+                secret
+                    .tags()
+                    .iter()
+                    .filter_map(|tag| Some((tag.key()?, tag.value().unwrap_or_default()))),
+            ),
+            encryption: EncryptionState::Secret {
+                kms_key_id: non_empty(secret.kms_key_id()),
+            },
+            key_aliases: Vec::new(),
+        };
+        Ok((Target::Secret { arn: arn.into() }, state))
+    }
+
+    async fn iam_role(self, name: &str) -> Read {
+        let iam = &self.clients.iam;
+        let mut tags = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .retry
+                .sdk("iam:ListRoleTags", || {
+                    iam.list_role_tags()
+                        .role_name(name)
+                        .set_marker(marker.clone())
+                        .send()
+                })
+                .await?;
+            tags.extend(tag_map(
+                page.tags().iter().map(|tag| (tag.key(), tag.value())),
+            ));
+            match page.marker().filter(|_| page.is_truncated()) {
+                Some(next) => marker = Some(next.to_string()),
+                None => break,
+            }
+        }
+        let state = ObservedState {
+            tags,
+            ..ObservedState::default()
+        };
+        Ok((Target::IamRole { name: name.into() }, state))
+    }
+
+    /// A key has no name: its scope is judged on its aliases. `CreateAlias` follows
+    /// `CreateKey` (a separate call, seconds later in a CloudFormation stack), so a key
+    /// without an alias is read again with the retry backoff before it is judged (and, if
+    /// still without one, reported as out of scope).
+    async fn kms_key(self, arn: &str) -> Read {
+        let kms = &self.clients.kms;
+        let mut tags = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .retry
+                .sdk("kms:ListResourceTags", || {
+                    kms.list_resource_tags()
+                        .key_id(arn)
+                        .set_marker(marker.clone())
+                        .send()
+                })
+                .await?;
+            tags.extend(tag_map(
+                page.tags()
+                    .iter()
+                    .map(|tag| (tag.tag_key(), tag.tag_value())),
+            ));
+            match page.next_marker().filter(|_| page.truncated()) {
+                Some(next) => marker = Some(next.to_string()),
+                None => break,
+            }
+        }
+        const ALIASES: &str = "kms:ListAliases";
+        let retry = self.retry;
+        let aliases = retry
+            .run(|| async move {
+                let aliases = self.aliases(arn).await?;
+                if aliases.is_empty() {
+                    Err(CallError::not_found(
+                        ALIASES,
+                        format!("no alias for {arn} yet"),
+                    ))
+                } else {
+                    Ok(aliases)
+                }
+            })
+            .await;
+        let key_aliases = match aliases {
+            Ok(aliases) => aliases,
+            // Still no alias after the last try (not an AWS error): judged without one.
+            Err(error) if error.kind == FailureKind::NotFound && error.code.is_none() => Vec::new(),
+            Err(error) => return Err(error),
+        };
+        let state = ObservedState {
+            tags,
+            encryption: EncryptionState::NotApplicable,
+            key_aliases,
+        };
+        Ok((Target::KmsKey { arn: arn.into() }, state))
+    }
+
+    /// Every alias of the key (`alias/NAME`), one try per page.
+    async fn aliases(self, arn: &str) -> Result<Vec<String>, CallError> {
+        let mut aliases = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .clients
+                .kms
+                .list_aliases()
+                .key_id(arn)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|error| CallError::from_sdk("kms:ListAliases", &error))?;
+            aliases.extend(
+                page.aliases()
+                    .iter()
+                    .filter_map(|alias| alias.alias_name())
+                    .map(str::to_string),
+            );
+            match page.next_marker().filter(|_| page.truncated()) {
+                Some(next) => marker = Some(next.to_string()),
+                None => return Ok(aliases),
+            }
+        }
+    }
+
+    async fn agentcore_tags(self, arn: &str) -> Result<BTreeMap<String, String>, CallError> {
+        let agentcore = &self.clients.agentcore;
+        let tags = self
+            .retry
+            .sdk("bedrock-agentcore:ListTagsForResource", || {
+                agentcore.list_tags_for_resource().resource_arn(arn).send()
+            })
+            .await?;
+        Ok(tags
+            .tags()
+            .map(|tags| tag_map(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+            .unwrap_or_default())
+    }
+
+    async fn runtime_arn_by_name(self, name: &str) -> Result<String, CallError> {
+        const OPERATION: &str = "bedrock-agentcore:ListAgentRuntimes";
+        let agentcore = &self.clients.agentcore;
+        self.retry
+            .run(|| async move {
+                let mut token: Option<String> = None;
+                loop {
+                    let page = agentcore
+                        .list_agent_runtimes()
+                        .set_next_token(token.take())
+                        .send()
+                        .await
+                        .map_err(|error| CallError::from_sdk(OPERATION, &error))?;
+                    if let Some(runtime) = page
+                        .agent_runtimes()
+                        .iter()
+                        .find(|runtime| runtime.agent_runtime_name() == name)
+                    {
+                        return Ok(runtime.agent_runtime_arn().to_string());
+                    }
+                    match page.next_token().filter(|token| !token.is_empty()) {
+                        Some(next) => token = Some(next.to_string()),
+                        None => {
+                            return Err(CallError::not_found(
+                                OPERATION,
+                                format!("no agent runtime named {name} (yet)"),
+                            ))
+                        }
+                    }
+                }
+            })
+            .await
+    }
+
+    async fn memory_id_by_name(self, name: &str) -> Result<String, CallError> {
+        const OPERATION: &str = "bedrock-agentcore:ListMemories";
+        let agentcore = &self.clients.agentcore;
+        self.retry
+            .run(|| async move {
+                let mut token: Option<String> = None;
+                loop {
+                    let page = agentcore
+                        .list_memories()
+                        .set_next_token(token.take())
+                        .send()
+                        .await
+                        .map_err(|error| CallError::from_sdk(OPERATION, &error))?;
+                    // Memory summaries carry no name: the id is the name plus a suffix.
+                    if let Some(id) = page
+                        .memories()
+                        .iter()
+                        .filter_map(|memory| memory.id())
+                        .find(|id| id_has_name(id, name))
+                    {
+                        return Ok(id.to_string());
+                    }
+                    match page.next_token().filter(|token| !token.is_empty()) {
+                        Some(next) => token = Some(next.to_string()),
+                        None => {
+                            return Err(CallError::not_found(
+                                OPERATION,
+                                format!("no memory named {name} (yet)"),
+                            ))
+                        }
+                    }
+                }
+            })
+            .await
+    }
+
+    /// The memory's ARN and `encryptionKeyArn`.
+    async fn memory(self, id: &str) -> Result<(String, Option<String>), CallError> {
+        const OPERATION: &str = "bedrock-agentcore:GetMemory";
+        let agentcore = &self.clients.agentcore;
+        let output = self
+            .retry
+            .sdk(OPERATION, || agentcore.get_memory().memory_id(id).send())
+            .await?;
+        let memory = output.memory().ok_or_else(|| {
+            CallError::invalid(OPERATION, format!("no memory in the answer for {id}"))
+        })?;
+        Ok((
+            memory.arn().to_string(),
+            non_empty(memory.encryption_key_arn()),
+        ))
+    }
+
+    async fn gateway_arn_by_name(self, name: &str) -> Result<String, CallError> {
+        const OPERATION: &str = "bedrock-agentcore:ListGateways";
+        let agentcore = &self.clients.agentcore;
+        let id = self
+            .retry
+            .run(|| async move {
+                let mut token: Option<String> = None;
+                loop {
+                    let page = agentcore
+                        .list_gateways()
+                        .set_next_token(token.take())
+                        .send()
+                        .await
+                        .map_err(|error| CallError::from_sdk(OPERATION, &error))?;
+                    if let Some(gateway) =
+                        page.items().iter().find(|gateway| gateway.name() == name)
+                    {
+                        return Ok(gateway.gateway_id().to_string());
+                    }
+                    match page.next_token().filter(|token| !token.is_empty()) {
+                        Some(next) => token = Some(next.to_string()),
+                        None => {
+                            return Err(CallError::not_found(
+                                OPERATION,
+                                format!("no gateway named {name} (yet)"),
+                            ))
+                        }
+                    }
+                }
+            })
+            .await?;
+        let gateway = self
+            .retry
+            .sdk("bedrock-agentcore:GetGateway", || {
+                agentcore.get_gateway().gateway_identifier(&id).send()
+            })
+            .await?;
+        Ok(gateway.gateway_arn().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_ids_carry_the_name() {
+        assert!(id_has_name(
+            "corebound_demo_memory-Zx81Qw45Er",
+            "corebound_demo_memory"
+        ));
+        assert!(!id_has_name(
+            "corebound_demo_memory_v2-Zx81Qw45Er",
+            "corebound_demo_memory"
+        ));
+        assert!(!id_has_name(
+            "corebound_demo_memory-Zx81Qw45E",
+            "corebound_demo_memory"
+        ));
+        assert!(!id_has_name(
+            "corebound_demo_memory",
+            "corebound_demo_memory"
+        ));
+        assert_eq!(
+            id_from_arn("arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/m-0123456789"),
+            "m-0123456789"
+        );
+    }
+}

@@ -1,0 +1,1065 @@
+//! The remediator end to end: the `remediator` binary, driven through the Lambda Runtime API
+//! with the CloudTrail events in events/remediator/, against the local emulator (moto for
+//! SNS, SQS, Logs, S3, Secrets Manager, IAM and KMS; the project's emulations for Logs
+//! AssociateKmsKey and the AgentCore control plane).
+//!
+//! Fixture resources are created the way a deployer would (plain AWS calls, see
+//! `corebound_tests::aws_calls`); where AWS mints a random id (secret ARNs, KMS key ids) the
+//! sample event is pointed at the resource that was created. Writes are counted in the
+//! emulator's request log.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use corebound_tests::aws_calls::fixtures as aws;
+use corebound_tests::{binary_path, emulator, event, Emulator, InvocationResult, LambdaProcess};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(60);
+const ACCOUNT: &str = "123456789012";
+const SCOPE: &str = "corebound-demo-*,corebound_demo_*,LPMA_Demo_*";
+const SELF_ROLE: &str = "arn:aws:iam::123456789012:role/LPMA_Demo_corebound_Remediator";
+const OPT_OUT_TAG: &str = "corebound:remediation";
+const REQUIRED: [(&str, &str); 5] = [
+    ("ApplicationId", "APP-0042"),
+    ("Environment", "preprod"),
+    ("Project", "corebound-demo"),
+    ("ServiceLine", "platform"),
+    ("ManagedBy", "platform-ci"),
+];
+const ALERT_QUEUE: &str = "platform-alert-inbox";
+
+fn required_tags() -> BTreeMap<String, String> {
+    tags(&REQUIRED)
+}
+
+fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn required_tags_json() -> String {
+    json!(required_tags()).to_string()
+}
+
+/// Operations that change something (everything else the remediator calls is a read).
+fn is_write(operation: &str) -> bool {
+    [
+        "Tag",
+        "Untag",
+        "Put",
+        "Set",
+        "Create",
+        "Delete",
+        "Update",
+        "Associate",
+        "Disassociate",
+        "Publish",
+    ]
+    .iter()
+    .any(|prefix| operation.starts_with(prefix))
+}
+
+/// The project key and the alert topic (with a queue subscribed, to read the alerts).
+struct Fixture {
+    cmk: String,
+    alert_topic: String,
+    alert_queue: String,
+}
+
+impl Fixture {
+    fn new(emu: &Emulator) -> Self {
+        let cmk = aws::create_key(emu, "corebound demo project key", &[]);
+        let alert_topic = aws::create_topic(emu, "platform-remediation-alerts", &[], &[]);
+        let alert_queue = aws::create_queue(emu, ALERT_QUEUE, &[], &[]);
+        aws::subscribe_queue(
+            emu,
+            &alert_topic,
+            &format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{ALERT_QUEUE}"),
+        );
+        Fixture {
+            cmk,
+            alert_topic,
+            alert_queue,
+        }
+    }
+
+    /// The remediator's environment; `overrides` replace (or, with `None`, remove) variables.
+    fn env(&self, emu: &Emulator, overrides: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = emu
+            .aws_env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let settings = [
+            ("REQUIRED_TAGS", required_tags_json()),
+            ("KMS_KEY_ARN", self.cmk.clone()),
+            ("MODE", "enforce".to_string()),
+            ("SCOPE_PATTERNS", SCOPE.to_string()),
+            ("ALERT_TOPIC_ARN", self.alert_topic.clone()),
+            ("REQUIRED_ROLE_PREFIX", "LPMA_".to_string()),
+            ("SELF_ROLE_ARN", SELF_ROLE.to_string()),
+            ("OPT_OUT_TAG", OPT_OUT_TAG.to_string()),
+            ("REMEDIATION_RETRY_ATTEMPTS", "3".to_string()),
+            ("REMEDIATION_RETRY_BACKOFF_MS", "20".to_string()),
+        ];
+        env.extend(settings.map(|(k, v)| (k.to_string(), v)));
+        for (name, value) in overrides {
+            env.retain(|(k, _)| k != name);
+            if let Some(value) = value {
+                env.push((name.to_string(), value.to_string()));
+            }
+        }
+        env
+    }
+
+    fn start(&self, emu: &'static Emulator, overrides: &[(&str, Option<&str>)]) -> Remediator {
+        let env = self.env(emu, overrides);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Remediator {
+            process: LambdaProcess::start(binary_path("remediator"), &env),
+            emu,
+        }
+    }
+
+    /// The alert messages delivered since the last call (the SNS `Message` texts).
+    fn alerts(&self, emu: &Emulator) -> Vec<String> {
+        aws::receive_messages(emu, &self.alert_queue, 0)
+            .iter()
+            .filter_map(|message| {
+                let body: Value = serde_json::from_str(message["Body"].as_str()?).ok()?;
+                Some(body["Message"].as_str()?.to_string())
+            })
+            .collect()
+    }
+}
+
+struct Remediator {
+    process: LambdaProcess,
+    emu: &'static Emulator,
+}
+
+/// One invocation: its result, the AWS requests it made and its audit records.
+struct Run {
+    result: InvocationResult,
+    requests: Vec<Value>,
+    audits: Vec<Value>,
+}
+
+impl Run {
+    fn operations(&self) -> Vec<String> {
+        self.requests
+            .iter()
+            .filter_map(|r| r["operation"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn writes(&self) -> Vec<String> {
+        self.operations()
+            .into_iter()
+            .filter(|op| is_write(op))
+            .collect()
+    }
+
+    /// Writes to the resource (the alert's Publish excluded).
+    fn resource_writes(&self) -> Vec<String> {
+        self.writes()
+            .into_iter()
+            .filter(|op| op != "Publish")
+            .collect()
+    }
+
+    fn publishes(&self) -> usize {
+        self.operations()
+            .iter()
+            .filter(|op| *op == "Publish")
+            .count()
+    }
+
+    /// (rule, action, result) of every audit record, in order.
+    fn decisions(&self) -> Vec<(String, String, String)> {
+        self.audits
+            .iter()
+            .map(|record| {
+                let text = |field: &str| record[field].as_str().unwrap_or_default().to_string();
+                (text("rule"), text("action"), text("result"))
+            })
+            .collect()
+    }
+
+    fn assert_ok(&self) -> &Value {
+        match &self.result {
+            InvocationResult::Response(summary) => summary,
+            InvocationResult::Error(error) => panic!("invocation failed: {error}"),
+        }
+    }
+
+    fn error_message(&self) -> String {
+        match &self.result {
+            InvocationResult::Error(error) => error["errorMessage"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            InvocationResult::Response(summary) => panic!("expected a failure, got {summary}"),
+        }
+    }
+}
+
+fn decision(rule: &str, action: &str, result: &str) -> (String, String, String) {
+    (rule.to_string(), action.to_string(), result.to_string())
+}
+
+impl Remediator {
+    fn audit_lines(&self) -> Vec<Value> {
+        self.process
+            .log_records()
+            .into_iter()
+            .filter(|line| line["type"] == "audit")
+            .collect()
+    }
+
+    fn run(&mut self, event: &Value) -> Run {
+        let requests_before = self.emu.requests().len();
+        let audits_before = self.audit_lines().len();
+        let result = self.process.invoke(event, WAIT);
+        // The records are written before the result is posted; give the pipe reader a moment.
+        let expected = match &result {
+            InvocationResult::Response(summary) => {
+                summary["records"].as_u64().unwrap_or(1) as usize
+            }
+            InvocationResult::Error(_) => 1,
+        };
+        let until = Instant::now() + Duration::from_secs(5);
+        while self.audit_lines().len() < audits_before + expected && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        Run {
+            result,
+            requests: self.emu.requests()[requests_before..].to_vec(),
+            audits: self.audit_lines()[audits_before..].to_vec(),
+        }
+    }
+}
+
+/// `event` with the string at `pointer` replaced.
+fn with(mut event: Value, pointer: &str, value: &str) -> Value {
+    *event
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("no {pointer} in the event")) = json!(value);
+    event
+}
+
+/// Every record of a run names the event and the resource.
+fn assert_records_name(run: &Run, event: &Value, resource: &str) {
+    assert!(!run.audits.is_empty(), "no audit record");
+    for record in &run.audits {
+        assert_eq!(record["event_id"], event["id"], "{record}");
+        assert_eq!(record["resource"], resource, "{record}");
+    }
+}
+
+/// A fresh untagged resource: the first run fixes it with exactly `writes`, the same event
+/// again writes nothing.
+fn assert_fixed_then_idempotent(
+    remediator: &mut Remediator,
+    event: &Value,
+    resource: &str,
+    writes: &[&str],
+    decisions: &[(&str, &str, &str)],
+) -> Run {
+    let first = remediator.run(event);
+    first.assert_ok();
+    assert_eq!(first.resource_writes(), writes, "{:?}", first.operations());
+    let expected: Vec<_> = decisions
+        .iter()
+        .map(|(rule, action, result)| decision(rule, action, result))
+        .collect();
+    assert_eq!(first.decisions(), expected);
+    assert_records_name(&first, event, resource);
+
+    let second = remediator.run(event);
+    let summary = second.assert_ok();
+    assert_eq!(summary["writes"], 0, "{summary}");
+    assert_eq!(
+        second.resource_writes(),
+        Vec::<String>::new(),
+        "the same event again writes nothing: {:?}",
+        second.operations()
+    );
+    first
+}
+
+const TAGGED_AND_ENCRYPTED: [(&str, &str, &str); 3] = [
+    ("mandatory-tags", "tagged", "ok"),
+    ("cmk-encryption", "encrypted", "ok"),
+    ("scope", "none", "ok"),
+];
+const TAGGED: [(&str, &str, &str); 2] =
+    [("mandatory-tags", "tagged", "ok"), ("scope", "none", "ok")];
+
+#[test]
+fn sns_topic_is_tagged_and_encrypted_once() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let event = event("remediator/create-topic.json");
+    let arn = aws::create_topic(emu, "corebound-demo-alerts", &[], &[]);
+    assert_eq!(
+        event["detail"]["responseElements"]["topicArn"],
+        arn.as_str()
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = assert_fixed_then_idempotent(
+        &mut remediator,
+        &event,
+        &arn,
+        &["TagResource", "SetTopicAttributes"],
+        &TAGGED_AND_ENCRYPTED,
+    );
+    assert_eq!(run.publishes(), 0, "nothing needed a person");
+    assert_eq!(aws::topic_tags(emu, &arn), required_tags());
+    assert_eq!(aws::topic_attributes(emu, &arn)["KmsMasterKeyId"], fx.cmk);
+    // The record carries the state before and what was done.
+    let encrypted = &run.audits[1];
+    assert_eq!(
+        encrypted["state_before"]["encryption"]["kms_master_key_id"],
+        Value::Null
+    );
+    assert_eq!(encrypted["detail"]["key_arn"], fx.cmk.as_str());
+    assert!(fx.alerts(emu).is_empty());
+}
+
+#[test]
+fn sqs_queue_is_tagged_and_moved_from_sse_sqs_to_the_cmk_once() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let event = event("remediator/create-queue.json");
+    let url = aws::create_queue(
+        emu,
+        "corebound-demo-jobs",
+        &[("VisibilityTimeout", "120")],
+        &[],
+    );
+    assert_eq!(aws::queue_attributes(emu, &url).get("KmsMasterKeyId"), None);
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = assert_fixed_then_idempotent(
+        &mut remediator,
+        &event,
+        "https://sqs.us-east-1.amazonaws.com/123456789012/corebound-demo-jobs",
+        &["TagQueue", "SetQueueAttributes"],
+        &TAGGED_AND_ENCRYPTED,
+    );
+    assert_eq!(
+        run.audits[1]["state_before"]["encryption"]["sqs_managed_sse_enabled"],
+        true
+    );
+    assert_eq!(aws::queue_tags(emu, &url), required_tags());
+    assert_eq!(aws::queue_attributes(emu, &url)["KmsMasterKeyId"], fx.cmk);
+}
+
+#[test]
+fn log_group_is_tagged_and_associated_with_the_cmk_once() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let event = event("remediator/create-log-group.json");
+    aws::create_log_group(emu, "corebound-demo-agent-logs", None, &[]);
+    // A longer name sharing the prefix must not be mistaken for it.
+    aws::create_log_group(emu, "corebound-demo-agent-logs-archive", None, &[]);
+    let mut remediator = fx.start(emu, &[]);
+
+    assert_fixed_then_idempotent(
+        &mut remediator,
+        &event,
+        "corebound-demo-agent-logs",
+        &["TagResource", "AssociateKmsKey"],
+        &TAGGED_AND_ENCRYPTED,
+    );
+    assert_eq!(
+        aws::log_group(emu, "corebound-demo-agent-logs")["kmsKeyId"],
+        fx.cmk.as_str()
+    );
+    assert_eq!(
+        aws::log_group_tags(emu, "corebound-demo-agent-logs"),
+        required_tags()
+    );
+    assert_eq!(
+        aws::log_group(emu, "corebound-demo-agent-logs-archive").get("kmsKeyId"),
+        None
+    );
+    assert!(aws::log_group_tags(emu, "corebound-demo-agent-logs-archive").is_empty());
+}
+
+#[test]
+fn s3_bucket_keeps_existing_tags_and_gets_the_cmk_once() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let event = event("remediator/create-bucket.json");
+    let bucket = "corebound-demo-artifacts-123456789012";
+    aws::create_bucket(emu, bucket);
+    // Set by the team that created it: kept, never overwritten.
+    aws::put_bucket_tags(
+        emu,
+        bucket,
+        &[("Owner", "data-team"), ("Environment", "prod")],
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = assert_fixed_then_idempotent(
+        &mut remediator,
+        &event,
+        bucket,
+        &["PutBucketTagging", "PutBucketEncryption"],
+        &TAGGED_AND_ENCRYPTED,
+    );
+    let mut expected = required_tags();
+    expected.insert("Owner".into(), "data-team".into());
+    expected.insert("Environment".into(), "prod".into());
+    assert_eq!(aws::bucket_tags(emu, bucket), expected);
+    assert_eq!(
+        run.audits[0]["detail"]["tags"],
+        json!(expected),
+        "the merged set is audited"
+    );
+    let encryption = aws::bucket_encryption(emu, bucket).expect("default encryption set");
+    assert!(
+        encryption.contains("<SSEAlgorithm>aws:kms</SSEAlgorithm>"),
+        "{encryption}"
+    );
+    assert!(
+        encryption.contains(&format!("<KMSMasterKeyID>{}</KMSMasterKeyID>", fx.cmk)),
+        "{encryption}"
+    );
+    assert!(
+        encryption.contains("<BucketKeyEnabled>true</BucketKeyEnabled>"),
+        "{encryption}"
+    );
+}
+
+#[test]
+fn secret_is_tagged_and_rekeyed_once() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let arn = aws::create_secret(emu, "corebound-demo-db-credentials", None, &[]);
+    let event = with(
+        event("remediator/create-secret.json"),
+        "/detail/responseElements/aRN",
+        &arn,
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    assert_fixed_then_idempotent(
+        &mut remediator,
+        &event,
+        &arn,
+        &["TagResource", "UpdateSecret"],
+        &TAGGED_AND_ENCRYPTED,
+    );
+    let secret = aws::describe_secret(emu, &arn);
+    assert_eq!(secret["KmsKeyId"], fx.cmk.as_str());
+    assert_eq!(
+        corebound_tests::aws_calls::tag_list(&secret["Tags"]),
+        required_tags()
+    );
+}
+
+#[test]
+fn iam_role_is_tagged_once_and_a_name_outside_the_prefix_is_reported() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let event = event("remediator/create-role.json");
+    let arn = aws::create_role(
+        emu,
+        "LPMA_Demo_AgentRuntime",
+        &[("environment", "preprod-eu")],
+    );
+    assert_eq!(
+        event["detail"]["responseElements"]["role"]["arn"],
+        arn.as_str()
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    assert_fixed_then_idempotent(
+        &mut remediator,
+        &event,
+        &arn,
+        &["TagRole"],
+        &[
+            ("mandatory-tags", "tagged", "ok"),
+            ("scope", "none", "ok"),
+            ("role-prefix", "none", "ok"),
+        ],
+    );
+    // IAM tag keys ignore case: the existing `environment` stands for Environment.
+    let mut expected = required_tags();
+    expected.remove("Environment");
+    expected.insert("environment".into(), "preprod-eu".into());
+    assert_eq!(aws::role_tags(emu, "LPMA_Demo_AgentRuntime"), expected);
+
+    // In scope, but not under the prefix the boundary requires: tagged and reported.
+    let other = aws::create_role(emu, "corebound-demo-helper", &[]);
+    let other_event = with(
+        with(event.clone(), "/detail/responseElements/role/arn", &other),
+        "/detail/responseElements/role/roleName",
+        "corebound-demo-helper",
+    );
+    let run = remediator.run(&other_event);
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), ["TagRole"]);
+    assert_eq!(
+        run.decisions(),
+        [
+            decision("mandatory-tags", "tagged", "ok"),
+            decision("role-prefix", "reported", "ok"),
+            decision("scope", "none", "ok"),
+        ]
+    );
+    assert_eq!(run.publishes(), 1);
+    let alerts = fx.alerts(emu);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0].contains("does not start with the required prefix LPMA_"),
+        "{}",
+        alerts[0]
+    );
+}
+
+#[test]
+fn kms_key_is_tagged_once_when_its_alias_is_in_scope() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let key = aws::create_key(emu, "corebound demo data key", &[]);
+    aws::create_alias(emu, "alias/corebound-demo-data", &key);
+    let event = with(
+        event("remediator/create-key.json"),
+        "/detail/responseElements/keyMetadata/arn",
+        &key,
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    let run =
+        assert_fixed_then_idempotent(&mut remediator, &event, &key, &["TagResource"], &TAGGED);
+    assert_eq!(
+        run.audits[0]["state_before"]["key_aliases"],
+        json!(["alias/corebound-demo-data"])
+    );
+    assert_eq!(aws::key_tags(emu, &key), required_tags());
+
+    // A key without an alias (after waiting for one) cannot be attributed: reported only.
+    let orphan = aws::create_key(emu, "someone's key", &[]);
+    let orphan_event = with(event, "/detail/responseElements/keyMetadata/arn", &orphan);
+    let run = remediator.run(&orphan_event);
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), Vec::<String>::new());
+    assert_eq!(run.decisions(), [decision("scope", "reported", "ok")]);
+    let alias_reads = run
+        .operations()
+        .iter()
+        .filter(|op| *op == "ListAliases")
+        .count();
+    assert_eq!(alias_reads, 3, "read again for each of the 3 tries");
+    assert!(aws::key_tags(emu, &orphan).is_empty());
+    assert_eq!(run.publishes(), 1);
+}
+
+#[test]
+fn agent_runtime_is_tagged_once_found_by_arn_or_by_name() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let seeded = emu.post(
+        "/_corebound/agentcore/runtimes",
+        &json!({"name": "corebound_demo_agent", "id": "corebound_demo_agent-Ab12Cd34Ef"}),
+    );
+    let arn = seeded["agentRuntimeArn"].as_str().unwrap().to_string();
+    let event = event("remediator/create-agent-runtime.json");
+    assert_eq!(
+        event["detail"]["responseElements"]["agentRuntimeArn"],
+        arn.as_str()
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    assert_fixed_then_idempotent(&mut remediator, &event, &arn, &["TagResource"], &TAGGED);
+    assert_eq!(aws::agentcore_tags(emu, &arn), required_tags());
+
+    // AgentCore may log `responseElements: null`: the runtime is looked up by name.
+    let seeded = emu.post(
+        "/_corebound/agentcore/runtimes",
+        &json!({"name": "corebound_demo_agent_v2"}),
+    );
+    let v2 = seeded["agentRuntimeArn"].as_str().unwrap().to_string();
+    let mut by_name = with(
+        event.clone(),
+        "/detail/requestParameters/agentRuntimeName",
+        "corebound_demo_agent_v2",
+    );
+    by_name["detail"]["responseElements"] = Value::Null;
+    let run = remediator.run(&by_name);
+    run.assert_ok();
+    assert!(run.operations().contains(&"ListAgentRuntimes".to_string()));
+    assert_eq!(run.resource_writes(), ["TagResource"]);
+    assert_records_name(&run, &by_name, &v2);
+    assert_eq!(aws::agentcore_tags(emu, &v2), required_tags());
+}
+
+#[test]
+fn gateway_is_tagged_once() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let seeded = emu.post(
+        "/_corebound/agentcore/gateways",
+        &json!({"name": "corebound-demo-gateway", "id": "corebound-demo-gateway-k3x9q2w7zt", "authorizerType": "CUSTOM_JWT"}),
+    );
+    let arn = seeded["gatewayArn"].as_str().unwrap().to_string();
+    let event = event("remediator/create-gateway.json");
+    assert_eq!(
+        event["detail"]["responseElements"]["gatewayArn"],
+        arn.as_str()
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    assert_fixed_then_idempotent(&mut remediator, &event, &arn, &["TagResource"], &TAGGED);
+    assert_eq!(aws::agentcore_tags(emu, &arn), required_tags());
+}
+
+#[test]
+fn memory_without_encryption_key_is_tagged_and_reported() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    // Created as in events/remediator/create-memory.json: no encryptionKeyArn, and the
+    // CloudTrail record has `responseElements: null`, so the memory is found by name.
+    let seeded = emu.post(
+        "/_corebound/agentcore/memories",
+        &json!({
+            "name": "corebound_demo_memory",
+            "memoryExecutionRoleArn": "arn:aws:iam::123456789012:role/LPMA_Demo_MemoryExecution",
+            "eventExpiryDuration": 30,
+            "status": "CREATING",
+        }),
+    );
+    let arn = seeded["arn"].as_str().unwrap().to_string();
+    let event = event("remediator/create-memory.json");
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = assert_fixed_then_idempotent(
+        &mut remediator,
+        &event,
+        &arn,
+        &["TagResource"],
+        &[
+            ("mandatory-tags", "tagged", "ok"),
+            ("cmk-encryption", "reported", "ok"),
+            ("scope", "none", "ok"),
+        ],
+    );
+    for operation in ["ListMemories", "GetMemory", "ListTagsForResource"] {
+        assert!(
+            run.operations().contains(&operation.to_string()),
+            "{operation}"
+        );
+    }
+    assert_eq!(
+        run.audits[1]["detail"],
+        json!({"finding": "memory_without_cmk"})
+    );
+    assert_eq!(aws::agentcore_tags(emu, &arn), required_tags());
+    assert_eq!(run.publishes(), 1, "one alert per event");
+    let alerts = fx.alerts(emu);
+    // The finding stands after the second run too: reported again, written never.
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert!(alerts[0].contains(&arn), "{}", alerts[0]);
+    assert!(
+        alerts[0].contains("memory created without encryptionKeyArn"),
+        "{}",
+        alerts[0]
+    );
+
+    // A memory created with the project CMK and tagged is compliant: reads only.
+    let seeded = emu.post(
+        "/_corebound/agentcore/memories",
+        &json!({"name": "corebound_demo_memory_cmk", "encryptionKeyArn": fx.cmk, "tags": required_tags()}),
+    );
+    let compliant = with(
+        event,
+        "/detail/requestParameters/name",
+        "corebound_demo_memory_cmk",
+    );
+    let run = remediator.run(&compliant);
+    run.assert_ok();
+    assert_eq!(run.writes(), Vec::<String>::new());
+    assert_records_name(&run, &compliant, seeded["arn"].as_str().unwrap());
+    assert!(run
+        .decisions()
+        .iter()
+        .all(|(_, action, _)| action == "none"));
+}
+
+#[test]
+fn compliant_resources_cost_reads_only() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let all: Vec<(&str, &str)> = REQUIRED.to_vec();
+    let cmk = fx.cmk.as_str();
+    aws::create_topic(
+        emu,
+        "corebound-demo-alerts",
+        &[("KmsMasterKeyId", cmk)],
+        &all,
+    );
+    aws::create_queue(emu, "corebound-demo-jobs", &[("KmsMasterKeyId", cmk)], &all);
+    aws::create_log_group(emu, "corebound-demo-agent-logs", Some(cmk), &all);
+    let bucket = "corebound-demo-artifacts-123456789012";
+    aws::create_bucket(emu, bucket);
+    aws::put_bucket_tags(emu, bucket, &all);
+    aws::put_bucket_kms_encryption(emu, bucket, cmk);
+    let secret = aws::create_secret(emu, "corebound-demo-db-credentials", Some(cmk), &all);
+    aws::create_role(emu, "LPMA_Demo_AgentRuntime", &all);
+    let events = [
+        event("remediator/create-topic.json"),
+        event("remediator/create-queue.json"),
+        event("remediator/create-log-group.json"),
+        event("remediator/create-bucket.json"),
+        with(
+            event("remediator/create-secret.json"),
+            "/detail/responseElements/aRN",
+            &secret,
+        ),
+        event("remediator/create-role.json"),
+    ];
+    let mut remediator = fx.start(emu, &[]);
+    for event in &events {
+        let run = remediator.run(event);
+        let summary = run.assert_ok();
+        assert_eq!(
+            run.writes(),
+            Vec::<String>::new(),
+            "{summary}: {:?}",
+            run.operations()
+        );
+        assert!(!run.requests.is_empty(), "the state was read");
+        assert!(
+            run.decisions()
+                .iter()
+                .all(|(_, action, result)| action == "none" && result == "ok"),
+            "{:?}",
+            run.decisions()
+        );
+    }
+}
+
+#[test]
+fn report_mode_writes_nothing_and_logs_would() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let topic = aws::create_topic(emu, "corebound-demo-alerts", &[], &[]);
+    let bucket = "corebound-demo-artifacts-123456789012";
+    aws::create_bucket(emu, bucket);
+    emu.post(
+        "/_corebound/agentcore/memories",
+        &json!({"name": "corebound_demo_memory"}),
+    );
+    let mut remediator = fx.start(emu, &[("MODE", Some("report"))]);
+
+    for name in ["create-topic.json", "create-bucket.json"] {
+        let run = remediator.run(&event(&format!("remediator/{name}")));
+        run.assert_ok();
+        assert_eq!(
+            run.writes(),
+            Vec::<String>::new(),
+            "{name}: {:?}",
+            run.operations()
+        );
+        assert_eq!(
+            run.decisions(),
+            [
+                decision("mandatory-tags", "would tag", "ok"),
+                decision("cmk-encryption", "would encrypt", "ok"),
+                decision("scope", "none", "ok"),
+            ],
+            "{name}"
+        );
+    }
+    assert!(aws::topic_tags(emu, &topic).is_empty());
+    assert_eq!(
+        aws::topic_attributes(emu, &topic).get("KmsMasterKeyId"),
+        None
+    );
+    assert!(aws::bucket_tags(emu, bucket).is_empty());
+    assert_eq!(aws::bucket_encryption(emu, bucket), None);
+
+    // Findings are still alerted in report mode; the resource is still not written.
+    let run = remediator.run(&event("remediator/create-memory.json"));
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), Vec::<String>::new());
+    assert_eq!(
+        run.decisions()[0],
+        decision("mandatory-tags", "would tag", "ok")
+    );
+    assert_eq!(run.publishes(), 1);
+    let alerts = fx.alerts(emu);
+    assert!(
+        alerts[0].contains("report (nothing was changed)"),
+        "{}",
+        alerts[0]
+    );
+}
+
+#[test]
+fn own_events_and_failed_calls_are_skipped_without_a_call() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    aws::create_topic(emu, "corebound-demo-alerts", &[], &[]);
+    let mut remediator = fx.start(emu, &[]);
+
+    // The remediator's own call (its role, any session): the loop guard.
+    let own = with(
+        with(
+            event("remediator/create-topic.json"),
+            "/detail/userIdentity/arn",
+            "arn:aws:sts::123456789012:assumed-role/LPMA_Demo_corebound_Remediator/remediator-7",
+        ),
+        "/detail/userIdentity/sessionContext/sessionIssuer/arn",
+        SELF_ROLE,
+    );
+    let run = remediator.run(&own);
+    run.assert_ok();
+    assert_eq!(run.operations(), Vec::<String>::new(), "not even a read");
+    assert_eq!(run.decisions().len(), 1);
+    let (rule, action, result) = &run.decisions()[0];
+    assert_eq!((rule.as_str(), action.as_str()), ("event-filter", "none"));
+    assert!(result.starts_with("skipped: own action"), "{result}");
+
+    // A failed CreateTopic created nothing.
+    let failed = event("remediator/create-topic-failed.json");
+    let run = remediator.run(&failed);
+    run.assert_ok();
+    assert_eq!(run.operations(), Vec::<String>::new());
+    assert_eq!(
+        run.decisions(),
+        [decision(
+            "event-filter",
+            "none",
+            "skipped: failed call (AuthorizationError)"
+        )]
+    );
+    assert_records_name(&run, &failed, "sns.amazonaws.com CreateTopic");
+    assert!(fx.alerts(emu).is_empty());
+}
+
+#[test]
+fn out_of_scope_resource_is_reported_not_touched() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let arn = aws::create_topic(emu, "payments-team-alerts", &[], &[]);
+    let event = with(
+        event("remediator/create-topic.json"),
+        "/detail/responseElements/topicArn",
+        &arn,
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = remediator.run(&event);
+    run.assert_ok();
+    assert_eq!(
+        run.resource_writes(),
+        Vec::<String>::new(),
+        "{:?}",
+        run.operations()
+    );
+    assert_eq!(run.decisions(), [decision("scope", "reported", "ok")]);
+    assert_eq!(
+        run.audits[0]["detail"],
+        json!({"finding": "out_of_scope", "names": ["payments-team-alerts"]})
+    );
+    assert!(aws::topic_tags(emu, &arn).is_empty());
+    assert_eq!(aws::topic_attributes(emu, &arn).get("KmsMasterKeyId"), None);
+    assert_eq!(run.publishes(), 1);
+    let alerts = fx.alerts(emu);
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].contains("out of scope: payments-team-alerts matches no SCOPE_PATTERNS"),
+        "{}",
+        alerts[0]
+    );
+    assert!(
+        alerts[0].contains(event["id"].as_str().unwrap()),
+        "{}",
+        alerts[0]
+    );
+}
+
+#[test]
+fn opted_out_resource_is_reported_not_touched() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let arn = aws::create_topic(emu, "corebound-demo-alerts", &[], &[(OPT_OUT_TAG, "off")]);
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = remediator.run(&event("remediator/create-topic.json"));
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), Vec::<String>::new());
+    assert_eq!(
+        run.decisions(),
+        [
+            decision("opt-out", "reported", "ok"),
+            decision("scope", "none", "ok")
+        ]
+    );
+    assert_eq!(aws::topic_tags(emu, &arn), tags(&[(OPT_OUT_TAG, "off")]));
+    assert_eq!(aws::topic_attributes(emu, &arn).get("KmsMasterKeyId"), None);
+    assert_eq!(run.publishes(), 1);
+}
+
+#[test]
+fn a_resource_not_yet_visible_or_throttled_is_retried() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let arn = aws::create_topic(emu, "corebound-demo-alerts", &[], &[]);
+    // Eventual consistency: the first two reads do not see the new topic yet.
+    emu.post(
+        "/_corebound/faults",
+        &json!({"service": "sns", "operation": "GetTopicAttributes", "status": 404, "code": "NotFound", "message": "Topic does not exist", "count": 2}),
+    );
+    // And the tag call is throttled a few times (the SDK's retries, then ours).
+    emu.post(
+        "/_corebound/faults",
+        &json!({"service": "sns", "operation": "TagResource", "status": 400, "code": "Throttling", "message": "Rate exceeded", "count": 3}),
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = remediator.run(&event("remediator/create-topic.json"));
+    run.assert_ok();
+    let count = |operation: &str| {
+        run.operations()
+            .iter()
+            .filter(|op| *op == operation)
+            .count()
+    };
+    assert_eq!(count("GetTopicAttributes"), 3);
+    assert_eq!(count("TagResource"), 4);
+    assert_eq!(aws::topic_tags(emu, &arn), required_tags());
+    assert_eq!(aws::topic_attributes(emu, &arn)["KmsMasterKeyId"], fx.cmk);
+}
+
+#[test]
+fn a_persistent_failure_fails_the_invocation_after_doing_what_it_can() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let arn = aws::create_topic(emu, "corebound-demo-alerts", &[], &[]);
+    emu.post(
+        "/_corebound/faults",
+        &json!({"service": "sns", "operation": "TagResource", "status": 403, "code": "AuthorizationError", "message": "not authorized to perform: SNS:TagResource", "count": 5}),
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = remediator.run(&event("remediator/create-topic.json"));
+    let message = run.error_message();
+    assert!(
+        message.contains("sns:TagResource failed: AuthorizationError"),
+        "{message}"
+    );
+    let count = |operation: &str| {
+        run.operations()
+            .iter()
+            .filter(|op| *op == operation)
+            .count()
+    };
+    assert_eq!(count("TagResource"), 1, "access denied is not retried");
+    assert_eq!(
+        run.decisions(),
+        [
+            decision(
+                "mandatory-tags",
+                "tagged",
+                "failed: sns:TagResource failed: AuthorizationError: not authorized to perform: SNS:TagResource"
+            ),
+            decision("cmk-encryption", "encrypted", "ok"),
+            decision("scope", "none", "ok"),
+        ]
+    );
+    // The independent fix was still made, and a person was told.
+    assert_eq!(aws::topic_attributes(emu, &arn)["KmsMasterKeyId"], fx.cmk);
+    assert_eq!(run.publishes(), 1);
+    let alerts = fx.alerts(emu);
+    assert!(
+        alerts[0].contains(
+            "tagging (ApplicationId, Environment, ManagedBy, Project, ServiceLine) failed"
+        ),
+        "{}",
+        alerts[0]
+    );
+
+    // Once the permission is fixed, Lambda's retry of the same event finishes the job.
+    emu.delete("/_corebound/faults");
+    let retry = remediator.run(&event("remediator/create-topic.json"));
+    retry.assert_ok();
+    assert_eq!(retry.resource_writes(), ["TagResource"]);
+    assert_eq!(aws::topic_tags(emu, &arn), required_tags());
+}
+
+#[test]
+fn a_resource_that_never_shows_up_fails_the_invocation() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = remediator.run(&event("remediator/create-topic.json"));
+    let message = run.error_message();
+    assert!(
+        message.contains("sns:GetTopicAttributes failed: NotFound"),
+        "{message}"
+    );
+    let reads = run
+        .operations()
+        .iter()
+        .filter(|op| *op == "GetTopicAttributes")
+        .count();
+    assert_eq!(reads, 3, "REMEDIATION_RETRY_ATTEMPTS tries");
+    assert_eq!(run.resource_writes(), Vec::<String>::new());
+    assert_eq!(run.audits.len(), 1);
+    assert_eq!(run.audits[0]["detail"]["stage"], "read_state");
+    assert!(run.audits[0]["result"]
+        .as_str()
+        .unwrap()
+        .starts_with("failed: "));
+    assert_eq!(run.publishes(), 1);
+}
+
+#[test]
+fn invalid_configuration_fails_at_start_naming_the_variable() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let cases: [(&str, Option<&str>); 8] = [
+        ("REQUIRED_TAGS", None),
+        ("REQUIRED_TAGS", Some(r#"{"ApplicationId":"APP-0042"}"#)),
+        ("KMS_KEY_ARN", Some("alias/corebound-demo")),
+        ("MODE", Some("fix-everything")),
+        ("SCOPE_PATTERNS", Some("*")),
+        ("ALERT_TOPIC_ARN", Some("platform-alerts")),
+        ("SELF_ROLE_ARN", Some("LPMA_Demo_corebound_Remediator")),
+        ("REMEDIATION_RETRY_ATTEMPTS", Some("0")),
+    ];
+    for (variable, value) in cases {
+        let requests_before = emu.requests().len();
+        let mut remediator = fx.start(emu, &[(variable, value)]);
+        let result = remediator
+            .process
+            .invoke(&event("remediator/create-topic.json"), WAIT);
+        let InvocationResult::Error(error) = result else {
+            panic!("{variable}={value:?} must fail at start, got {result:?}");
+        };
+        let message = error["errorMessage"].as_str().unwrap_or_default();
+        assert!(message.contains(variable), "{variable}: {message}");
+        assert_eq!(
+            error["errorType"], "Runtime.InvalidConfiguration",
+            "{error}"
+        );
+        assert_eq!(
+            emu.requests().len(),
+            requests_before,
+            "{variable}: no AWS call"
+        );
+    }
+}
