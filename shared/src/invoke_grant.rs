@@ -147,7 +147,11 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let g = grant(RESOURCE_TYPE, json!({"RoleName": ROLE, "RuntimeArn": RUNTIME})).unwrap();
+        let g = grant(
+            RESOURCE_TYPE,
+            json!({"RoleName": ROLE, "RuntimeArn": RUNTIME}),
+        )
+        .unwrap();
         assert_eq!(g.kind, GrantKind::Invoke);
         assert_eq!(
             g.policy_name,
@@ -161,7 +165,10 @@ mod tests {
                 format!("{RUNTIME}/runtime-endpoint/DEFAULT")
             ]
         );
-        assert_eq!(g.require_ready.as_ref().map(|r| r.to_string()).as_deref(), Some(RUNTIME));
+        assert_eq!(
+            g.require_ready.as_ref().map(|r| r.to_string()).as_deref(),
+            Some(RUNTIME)
+        );
         assert!(g.verify);
         assert_eq!(g.actions_value(), INVOKE_ACTION);
         assert_eq!(
@@ -173,9 +180,17 @@ mod tests {
 
     #[test]
     fn a_recreated_runtime_keeps_the_policy_name_and_physical_id() {
-        let before = grant(RESOURCE_TYPE, json!({"RoleName": ROLE, "RuntimeArn": RUNTIME})).unwrap();
+        let before = grant(
+            RESOURCE_TYPE,
+            json!({"RoleName": ROLE, "RuntimeArn": RUNTIME}),
+        )
+        .unwrap();
         let recreated = RUNTIME.replace("AbCdE12345", "ZzYyX98765");
-        let after = grant(RESOURCE_TYPE, json!({"RoleName": ROLE, "RuntimeArn": recreated})).unwrap();
+        let after = grant(
+            RESOURCE_TYPE,
+            json!({"RoleName": ROLE, "RuntimeArn": recreated}),
+        )
+        .unwrap();
         assert_eq!(before.physical_id(), after.physical_id());
         assert!(after.document_text().contains("ZzYyX98765"));
         assert!(!after.document_text().contains("AbCdE12345"));
@@ -194,7 +209,11 @@ mod tests {
         assert!(g.resources[1].ends_with("/runtime-endpoint/prod"));
         assert_eq!(g.require_ready, None);
         assert!(!g.verify);
-        let only_runtime = grant(RESOURCE_TYPE, json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "EndpointNames": []})).unwrap();
+        let only_runtime = grant(
+            RESOURCE_TYPE,
+            json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "EndpointNames": []}),
+        )
+        .unwrap();
         assert_eq!(only_runtime.resources, vec![RUNTIME.to_string()]);
     }
 
@@ -212,7 +231,9 @@ mod tests {
             (json!({"RoleName": "Dispatcher", "RuntimeArn": RUNTIME}), "starts with LPMA_"),
         ];
         for (properties, text) in cases {
-            let e = grant(RESOURCE_TYPE, properties.clone()).unwrap_err().to_string();
+            let e = grant(RESOURCE_TYPE, properties.clone())
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(text), "{properties}: {e}");
         }
     }
@@ -229,6 +250,9 @@ mod tests {
         assert!(readiness_checkable(&runtime, &home).is_ok());
         let other = RuntimeArn::parse(&RUNTIME.replace("123456789012", "210987654321")).unwrap();
         let e = readiness_checkable(&other, &home).unwrap_err().to_string();
-        assert!(e.contains("property RequireReady") && e.contains("210987654321"), "{e}");
+        assert!(
+            e.contains("property RequireReady") && e.contains("210987654321"),
+            "{e}"
+        );
     }
 }

@@ -372,7 +372,11 @@ pub(crate) fn read_common(
                 .map_err(|rule| Error::invalid("PolicyName", quoted(&name), rule))?;
             name
         }
-        None => default_policy_name(default_prefix, &request.logical_resource_id, &request.stack_id),
+        None => default_policy_name(
+            default_prefix,
+            &request.logical_resource_id,
+            &request.stack_id,
+        ),
     };
     Ok(CommonProperties {
         role_name: role.name,
@@ -466,7 +470,13 @@ fn memory_actions(actions: &[String]) -> Result<Vec<&'static str>> {
         let text = given.trim();
         let name = match text.split_once(':') {
             Some((service, name)) if service.eq_ignore_ascii_case(SERVICE_PREFIX) => name,
-            Some(_) => return Err(Error::invalid("Actions", quoted(given), memory_action_rule())),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "Actions",
+                    quoted(given),
+                    memory_action_rule(),
+                ))
+            }
             None => text,
         };
         let canonical = MEMORY_ACTIONS
@@ -768,7 +778,9 @@ pub fn denial_reason(grant: &Grant, denied: &[Evaluation], method: &str, checks:
         .iter()
         .any(|(d, _, _)| matches!(d, Decision::DeniedExplicitly { .. }))
     {
-        fixes.push("remove or narrow the explicit Deny (an explicit deny always wins over this grant)");
+        fixes.push(
+            "remove or narrow the explicit Deny (an explicit deny always wins over this grant)",
+        );
     }
     if groups
         .iter()
@@ -777,7 +789,7 @@ pub fn denial_reason(grant: &Grant, denied: &[Evaluation], method: &str, checks:
         fixes.push("IAM did not yet show the written policy as effective; retry the stack operation, and raise VERIFY_ATTEMPTS if this keeps happening");
     }
     format!(
-        "role {} may not use the grant in inline policy {} (checked with {method}, {checks} time{}): {}. To fix: {}",
+        "role {} may not use the grant in inline policy {} (checked {checks} time{} with {method}): {}. To fix: {}",
         grant.role_name,
         grant.policy_name,
         if checks == 1 { "" } else { "s" },
@@ -807,7 +819,8 @@ mod tests {
 
     const STACK: &str =
         "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/0f1e2d3c-aaaa-bbbb-cccc-000000000000";
-    const MEMORY: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/demo_memory-0123456789";
+    const MEMORY: &str =
+        "arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/demo_memory-0123456789";
     const ROLE: &str = "LPMA_Demo_AgentCoreRuntime";
 
     fn request(resource_type: &str, properties: Value) -> Request {
@@ -838,10 +851,19 @@ mod tests {
     fn read_only_is_a_strict_subset_of_read_write() {
         assert!(READ_ONLY_ACTIONS.iter().all(|a| MEMORY_ACTIONS.contains(a)));
         assert!(READ_ONLY_ACTIONS.len() < MEMORY_ACTIONS.len());
-        for write in ["CreateEvent", "DeleteEvent", "DeleteMemoryRecord", "BatchCreateMemoryRecords",
-            "BatchUpdateMemoryRecords", "BatchDeleteMemoryRecords", "StartMemoryExtractionJob"]
-        {
-            assert!(!READ_ONLY_ACTIONS.contains(&write), "{write} changes the memory");
+        for write in [
+            "CreateEvent",
+            "DeleteEvent",
+            "DeleteMemoryRecord",
+            "BatchCreateMemoryRecords",
+            "BatchUpdateMemoryRecords",
+            "BatchDeleteMemoryRecords",
+            "StartMemoryExtractionJob",
+        ] {
+            assert!(
+                !READ_ONLY_ACTIONS.contains(&write),
+                "{write} changes the memory"
+            );
         }
         let mut unique = MEMORY_ACTIONS.to_vec();
         unique.sort();
@@ -857,17 +879,27 @@ mod tests {
         let neither = Properties::from_value(json!({"RoleName": ROLE}));
         let table: &[(&str, &Properties, std::result::Result<GrantKind, &str>)] = &[
             (RESOURCE_TYPE, &runtime, Ok(GrantKind::Memory)),
-            ("Custom::AgentCoreInvokeGrant", &memory, Ok(GrantKind::Invoke)),
+            (
+                "Custom::AgentCoreInvokeGrant",
+                &memory,
+                Ok(GrantKind::Invoke),
+            ),
             (GENERIC_RESOURCE_TYPE, &memory, Ok(GrantKind::Memory)),
             (GENERIC_RESOURCE_TYPE, &runtime, Ok(GrantKind::Invoke)),
-            (GENERIC_RESOURCE_TYPE, &both, Err("ambiguous AWS::CloudFormation::CustomResource: it has both MemoryArn")),
+            (
+                GENERIC_RESOURCE_TYPE,
+                &both,
+                Err("ambiguous AWS::CloudFormation::CustomResource: it has both MemoryArn"),
+            ),
             (GENERIC_RESOURCE_TYPE, &neither, Err("neither MemoryArn")),
             ("Custom::Other", &memory, Err("not Custom::Other")),
         ];
         for (resource_type, properties, expected) in table {
             match (grant_kind(resource_type, properties), expected) {
                 (Ok(kind), Ok(want)) => assert_eq!(&kind, want, "{resource_type}"),
-                (Err(e), Err(text)) => assert!(e.to_string().contains(text), "{resource_type}: {e}"),
+                (Err(e), Err(text)) => {
+                    assert!(e.to_string().contains(text), "{resource_type}: {e}")
+                }
                 (got, want) => panic!("{resource_type}: got {got:?}, want {want:?}"),
             }
         }
@@ -875,18 +907,26 @@ mod tests {
 
     #[test]
     fn memory_grant_defaults() {
-        let g = grant(json!({"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f",
-            "RoleName": ROLE, "MemoryArn": MEMORY}))
+        let g = grant(
+            json!({"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "RoleName": ROLE, "MemoryArn": MEMORY}),
+        )
         .unwrap();
         assert_eq!(g.kind, GrantKind::Memory);
         assert_eq!(g.role_name, ROLE);
-        assert_eq!(g.policy_name, format!("AgentCoreMemory-MemoryGrant-{}", short_hash(STACK)));
+        assert_eq!(
+            g.policy_name,
+            format!("AgentCoreMemory-MemoryGrant-{}", short_hash(STACK))
+        );
         assert_eq!(g.actions.len(), 15);
         assert_eq!(g.actions[0], "bedrock-agentcore:CreateEvent");
         assert_eq!(g.resources, vec![MEMORY.to_string()]);
         assert!(g.verify);
         assert_eq!(g.physical_id(), format!("{ROLE}|{}", g.policy_name));
-        assert_eq!(g.assumed_role_arn(), format!("arn:aws:iam::123456789012:role/{ROLE}"));
+        assert_eq!(
+            g.assumed_role_arn(),
+            format!("arn:aws:iam::123456789012:role/{ROLE}")
+        );
         assert_eq!(g.requests().len(), 15);
         assert_eq!(
             g.document(),
@@ -898,26 +938,53 @@ mod tests {
     #[test]
     fn access_presets_and_explicit_actions() {
         let cases: &[(Value, std::result::Result<Vec<&str>, &str>)] = &[
-            (json!({"Access": "ReadOnly"}), Ok(READ_ONLY_ACTIONS.to_vec())),
+            (
+                json!({"Access": "ReadOnly"}),
+                Ok(READ_ONLY_ACTIONS.to_vec()),
+            ),
             (json!({"Access": "readwrite"}), Ok(MEMORY_ACTIONS.to_vec())),
-            (json!({"Access": "Admin"}), Err("property Access has value \"Admin\"; expected ReadWrite")),
+            (
+                json!({"Access": "Admin"}),
+                Err("property Access has value \"Admin\"; expected ReadWrite"),
+            ),
             (
                 json!({"Actions": ["bedrock-agentcore:ListEvents", "createevent", "CreateEvent"]}),
                 Ok(vec!["CreateEvent", "ListEvents"]),
             ),
             (json!({"Actions": "[\"GetEvent\"]"}), Ok(vec!["GetEvent"])),
-            (json!({"Actions": ["bedrock-agentcore:*"]}), Err("Memory data-plane actions only (no wildcards)")),
-            (json!({"Actions": ["InvokeAgentRuntime"]}), Err("\"InvokeAgentRuntime\"")),
-            (json!({"Actions": ["s3:GetObject"]}), Err("\"s3:GetObject\"")),
-            (json!({"Actions": []}), Err("at least one Memory data-plane action")),
-            (json!({"Actions": ["GetEvent"], "Access": "ReadOnly"}), Err("either Access or Actions, not both")),
+            (
+                json!({"Actions": ["bedrock-agentcore:*"]}),
+                Err("Memory data-plane actions only (no wildcards)"),
+            ),
+            (
+                json!({"Actions": ["InvokeAgentRuntime"]}),
+                Err("\"InvokeAgentRuntime\""),
+            ),
+            (
+                json!({"Actions": ["s3:GetObject"]}),
+                Err("\"s3:GetObject\""),
+            ),
+            (
+                json!({"Actions": []}),
+                Err("at least one Memory data-plane action"),
+            ),
+            (
+                json!({"Actions": ["GetEvent"], "Access": "ReadOnly"}),
+                Err("either Access or Actions, not both"),
+            ),
         ];
         for (extra, expected) in cases {
             let mut properties = json!({"RoleName": ROLE, "MemoryArn": MEMORY});
-            properties.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            properties
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
             match (grant(properties), expected) {
                 (Ok(g), Ok(names)) => {
-                    let want: Vec<String> = names.iter().map(|n| format!("bedrock-agentcore:{n}")).collect();
+                    let want: Vec<String> = names
+                        .iter()
+                        .map(|n| format!("bedrock-agentcore:{n}"))
+                        .collect();
                     assert_eq!(g.actions, want, "{extra}");
                     assert_eq!(g.actions_value(), want.join(","));
                 }
@@ -951,7 +1018,10 @@ mod tests {
     #[test]
     fn role_given_as_arn_keeps_its_arn() {
         let arn = format!("arn:aws:iam::123456789012:role/service/{ROLE}");
-        let g = grant(json!({"RoleName": arn, "MemoryArn": MEMORY, "Verify": "false", "PolicyName": "Mine"})).unwrap();
+        let g = grant(
+            json!({"RoleName": arn, "MemoryArn": MEMORY, "Verify": "false", "PolicyName": "Mine"}),
+        )
+        .unwrap();
         assert_eq!(g.role_name, ROLE);
         assert_eq!(g.assumed_role_arn(), arn);
         assert_eq!(g.physical_id(), format!("{ROLE}|Mine"));
@@ -971,7 +1041,11 @@ mod tests {
             assert_eq!(result.is_ok(), ok, "{role} with {prefix:?}");
             if let Err(e) = result {
                 let e = e.to_string();
-                assert!(e.contains(&format!("roles named {prefix}*")) && e.contains("REQUIRED_ROLE_PREFIX"), "{e}");
+                assert!(
+                    e.contains(&format!("roles named {prefix}*"))
+                        && e.contains("REQUIRED_ROLE_PREFIX"),
+                    "{e}"
+                );
             }
         }
     }
@@ -979,13 +1053,36 @@ mod tests {
     #[test]
     fn settings_from_environment() {
         let vars = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
         };
-        assert_eq!(GrantSettings::from_vars(vars(&[])).unwrap(), GrantSettings::default());
-        let s = GrantSettings::from_vars(vars(&[("REQUIRED_ROLE_PREFIX", " LPMA_ "), ("VERIFY_ATTEMPTS", "3"), ("VERIFY_BACKOFF_MS", "10")])).unwrap();
-        assert_eq!((s.required_role_prefix.as_str(), s.verify_attempts, s.verify_backoff_ms), ("LPMA_", 3, 10));
+        assert_eq!(
+            GrantSettings::from_vars(vars(&[])).unwrap(),
+            GrantSettings::default()
+        );
+        let s = GrantSettings::from_vars(vars(&[
+            ("REQUIRED_ROLE_PREFIX", " LPMA_ "),
+            ("VERIFY_ATTEMPTS", "3"),
+            ("VERIFY_BACKOFF_MS", "10"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (
+                s.required_role_prefix.as_str(),
+                s.verify_attempts,
+                s.verify_backoff_ms
+            ),
+            ("LPMA_", 3, 10)
+        );
         for (bad, name) in [
-            (&[("REQUIRED_ROLE_PREFIX", "LPMA*")][..], "REQUIRED_ROLE_PREFIX"),
+            (
+                &[("REQUIRED_ROLE_PREFIX", "LPMA*")][..],
+                "REQUIRED_ROLE_PREFIX",
+            ),
             (&[("VERIFY_ATTEMPTS", "0")][..], "VERIFY_ATTEMPTS"),
             (&[("VERIFY_ATTEMPTS", "many")][..], "VERIFY_ATTEMPTS"),
             (&[("VERIFY_BACKOFF_MS", "60000")][..], "VERIFY_BACKOFF_MS"),
@@ -993,16 +1090,36 @@ mod tests {
             let e = GrantSettings::from_vars(vars(bad)).unwrap_err().to_string();
             assert!(e.starts_with("configuration: ") && e.contains(name), "{e}");
         }
-        let s = GrantSettings { verify_backoff_ms: 2_000, ..GrantSettings::default() };
-        assert_eq!([2, 3, 4, 5, 6].map(|n| s.backoff_before(n)), [2_000, 4_000, 8_000, 10_000, 10_000]);
+        let s = GrantSettings {
+            verify_backoff_ms: 2_000,
+            ..GrantSettings::default()
+        };
+        assert_eq!(
+            [2, 3, 4, 5, 6].map(|n| s.backoff_before(n)),
+            [2_000, 4_000, 8_000, 10_000, 10_000]
+        );
     }
 
     #[test]
     fn stack_ids() {
         let l = stack_location(STACK).unwrap();
-        assert_eq!((l.partition.as_str(), l.region.as_str(), l.account.as_str()), ("aws", "us-east-1", "123456789012"));
-        for bad in ["", "stack", "arn:aws:cloudformation:us-east-1:1234:stack/x/y", "arn:aws:s3:::bucket"] {
-            assert!(stack_location(bad).unwrap_err().to_string().contains("not a CloudFormation stack ARN"), "{bad}");
+        assert_eq!(
+            (l.partition.as_str(), l.region.as_str(), l.account.as_str()),
+            ("aws", "us-east-1", "123456789012")
+        );
+        for bad in [
+            "",
+            "stack",
+            "arn:aws:cloudformation:us-east-1:1234:stack/x/y",
+            "arn:aws:s3:::bucket",
+        ] {
+            assert!(
+                stack_location(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("not a CloudFormation stack ARN"),
+                "{bad}"
+            );
         }
     }
 
@@ -1010,10 +1127,15 @@ mod tests {
     fn default_policy_names_are_stable_unique_and_valid() {
         let a = default_policy_name("AgentCoreMemory", "Grant", STACK);
         assert_eq!(a, format!("AgentCoreMemory-Grant-{}", short_hash(STACK)));
-        assert_ne!(a, default_policy_name("AgentCoreMemory", "Grant", &STACK.replace("demo", "other")));
+        assert_ne!(
+            a,
+            default_policy_name("AgentCoreMemory", "Grant", &STACK.replace("demo", "other"))
+        );
         assert_ne!(a, default_policy_name("AgentCoreMemory", "Grant2", STACK));
-        let long_a = default_policy_name("AgentCoreMemory", &format!("{}A", "L".repeat(200)), STACK);
-        let long_b = default_policy_name("AgentCoreMemory", &format!("{}B", "L".repeat(200)), STACK);
+        let long_a =
+            default_policy_name("AgentCoreMemory", &format!("{}A", "L".repeat(200)), STACK);
+        let long_b =
+            default_policy_name("AgentCoreMemory", &format!("{}B", "L".repeat(200)), STACK);
         assert_eq!(long_a.len(), 128);
         assert_ne!(long_a, long_b);
         assert!(check_policy_name(&long_a).is_ok());
@@ -1022,8 +1144,22 @@ mod tests {
     #[test]
     fn physical_ids_round_trip_and_foreign_ids_own_nothing() {
         let id = physical_id(ROLE, "AgentCoreMemory-Grant-0123456789ab");
-        assert_eq!(parse_physical_id(&id), Some((ROLE.to_string(), "AgentCoreMemory-Grant-0123456789ab".to_string())));
-        for foreign in ["", ROLE, "a|b|c", "corebound-failed-create:r", "arn:aws:iam::1:role/x|p", "|p", "r|"] {
+        assert_eq!(
+            parse_physical_id(&id),
+            Some((
+                ROLE.to_string(),
+                "AgentCoreMemory-Grant-0123456789ab".to_string()
+            ))
+        );
+        for foreign in [
+            "",
+            ROLE,
+            "a|b|c",
+            "corebound-failed-create:r",
+            "arn:aws:iam::1:role/x|p",
+            "|p",
+            "r|",
+        ] {
             assert_eq!(parse_physical_id(foreign), None, "{foreign}");
         }
     }
@@ -1043,10 +1179,17 @@ mod tests {
         for (read_back, same) in table {
             assert_eq!(same_document(&read_back, &written), same, "{read_back}");
         }
-        assert!(decode_policy_document("%7B").unwrap_err().contains("URL-decoded"));
+        assert!(decode_policy_document("%7B")
+            .unwrap_err()
+            .contains("URL-decoded"));
     }
 
-    fn simulated(action: &str, decision: SimulatedDecision, boundary: Option<bool>, matched: &[&str]) -> SimulatedResult {
+    fn simulated(
+        action: &str,
+        decision: SimulatedDecision,
+        boundary: Option<bool>,
+        matched: &[&str],
+    ) -> SimulatedResult {
         SimulatedResult {
             action: format!("bedrock-agentcore:{action}"),
             resource: MEMORY.into(),
@@ -1059,18 +1202,49 @@ mod tests {
     #[test]
     fn simulator_answers_map_to_decisions() {
         use SimulatedDecision::*;
-        let boundary = Decision::NotAllowedByBoundary { boundary: "BoundaryForLPMA".into() };
+        let boundary = Decision::NotAllowedByBoundary {
+            boundary: "BoundaryForLPMA".into(),
+        };
         let table = [
-            (simulated("CreateEvent", Allowed, Some(true), &["grant"]), Decision::Allowed),
-            (simulated("CreateEvent", Allowed, None, &[]), Decision::Allowed),
-            (simulated("CreateEvent", ImplicitDeny, Some(false), &[]), boundary.clone()),
-            (simulated("CreateEvent", ImplicitDeny, Some(true), &[]), Decision::NotAllowedByIdentityPolicies),
-            (simulated("CreateEvent", ImplicitDeny, None, &[]), Decision::NotAllowedByIdentityPolicies),
-            (simulated("CreateEvent", ExplicitDeny, Some(false), &["Guardrails"]), Decision::DeniedExplicitly { by: "policy Guardrails".into() }),
-            (simulated("CreateEvent", ExplicitDeny, Some(true), &[]), Decision::DeniedExplicitly { by: "a policy of the role".into() }),
+            (
+                simulated("CreateEvent", Allowed, Some(true), &["grant"]),
+                Decision::Allowed,
+            ),
+            (
+                simulated("CreateEvent", Allowed, None, &[]),
+                Decision::Allowed,
+            ),
+            (
+                simulated("CreateEvent", ImplicitDeny, Some(false), &[]),
+                boundary.clone(),
+            ),
+            (
+                simulated("CreateEvent", ImplicitDeny, Some(true), &[]),
+                Decision::NotAllowedByIdentityPolicies,
+            ),
+            (
+                simulated("CreateEvent", ImplicitDeny, None, &[]),
+                Decision::NotAllowedByIdentityPolicies,
+            ),
+            (
+                simulated("CreateEvent", ExplicitDeny, Some(false), &["Guardrails"]),
+                Decision::DeniedExplicitly {
+                    by: "policy Guardrails".into(),
+                },
+            ),
+            (
+                simulated("CreateEvent", ExplicitDeny, Some(true), &[]),
+                Decision::DeniedExplicitly {
+                    by: "a policy of the role".into(),
+                },
+            ),
         ];
         for (result, expected) in table {
-            assert_eq!(simulated_evaluation(&result, Some("BoundaryForLPMA")).decision, expected, "{result:?}");
+            assert_eq!(
+                simulated_evaluation(&result, Some("BoundaryForLPMA")).decision,
+                expected,
+                "{result:?}"
+            );
         }
         assert_eq!(SimulatedDecision::parse("allowed"), Allowed);
         assert_eq!(SimulatedDecision::parse("explicitDeny"), ExplicitDeny);
@@ -1082,16 +1256,29 @@ mod tests {
         use SimulatedDecision::*;
         let endpoint = format!("{MEMORY}/x");
         let requests = vec![
-            ("bedrock-agentcore:CreateEvent".to_string(), MEMORY.to_string()),
-            ("bedrock-agentcore:CreateEvent".to_string(), endpoint.clone()),
+            (
+                "bedrock-agentcore:CreateEvent".to_string(),
+                MEMORY.to_string(),
+            ),
+            (
+                "bedrock-agentcore:CreateEvent".to_string(),
+                endpoint.clone(),
+            ),
             ("bedrock-agentcore:GetEvent".to_string(), MEMORY.to_string()),
-            ("bedrock-agentcore:ListEvents".to_string(), MEMORY.to_string()),
+            (
+                "bedrock-agentcore:ListEvents".to_string(),
+                MEMORY.to_string(),
+            ),
         ];
         let mut wildcard = simulated("getevent", Allowed, None, &[]);
         wildcard.resource = "*".into();
         let mut on_endpoint = simulated("CreateEvent", ImplicitDeny, Some(false), &[]);
         on_endpoint.resource = endpoint.clone();
-        let results = vec![simulated("CreateEvent", Allowed, Some(true), &[]), on_endpoint, wildcard];
+        let results = vec![
+            simulated("CreateEvent", Allowed, Some(true), &[]),
+            on_endpoint,
+            wildcard,
+        ];
         let decisions: Vec<(String, Decision)> = simulated_evaluations(&requests, &results, None)
             .into_iter()
             .map(|e| (e.resource, e.decision))
@@ -1100,40 +1287,70 @@ mod tests {
             decisions,
             vec![
                 (MEMORY.to_string(), Decision::Allowed),
-                (endpoint, Decision::NotAllowedByBoundary { boundary: "of the role".into() }),
+                (
+                    endpoint,
+                    Decision::NotAllowedByBoundary {
+                        boundary: "of the role".into()
+                    }
+                ),
                 (MEMORY.to_string(), Decision::Allowed),
-                (MEMORY.to_string(), Decision::Unknown { why: "iam:SimulatePrincipalPolicy returned no result for it".into() }),
+                (
+                    MEMORY.to_string(),
+                    Decision::Unknown {
+                        why: "iam:SimulatePrincipalPolicy returned no result for it".into()
+                    }
+                ),
             ]
         );
     }
 
     fn evaluation(action: &str, decision: Decision) -> Evaluation {
-        Evaluation { action: format!("bedrock-agentcore:{action}"), resource: MEMORY.into(), decision }
+        Evaluation {
+            action: format!("bedrock-agentcore:{action}"),
+            resource: MEMORY.into(),
+            decision,
+        }
     }
 
     #[test]
     fn verdicts_deny_first_then_unknown_then_verified() {
-        let unknown = Decision::Unknown { why: "inline policy X statement Y has a Condition".into() };
-        let boundary = Decision::NotAllowedByBoundary { boundary: "B".into() };
-        assert_eq!(verdict(&[evaluation("GetEvent", Decision::Allowed)]), Verdict::Verified);
+        let unknown = Decision::Unknown {
+            why: "inline policy X statement Y has a Condition".into(),
+        };
+        let boundary = Decision::NotAllowedByBoundary {
+            boundary: "B".into(),
+        };
+        assert_eq!(
+            verdict(&[evaluation("GetEvent", Decision::Allowed)]),
+            Verdict::Verified
+        );
         assert_eq!(verdict(&[]), Verdict::Verified);
         assert_eq!(
             verdict(&[evaluation("GetEvent", Decision::Allowed), evaluation("ListEvents", unknown.clone())]),
             Verdict::Unverified(format!("bedrock-agentcore:ListEvents on {MEMORY}: inline policy X statement Y has a Condition"))
         );
-        let Verdict::Denied(denied) = verdict(&[evaluation("GetEvent", unknown), evaluation("ListEvents", boundary.clone())]) else {
+        let Verdict::Denied(denied) = verdict(&[
+            evaluation("GetEvent", unknown),
+            evaluation("ListEvents", boundary.clone()),
+        ]) else {
             panic!("a denial wins over an unknown");
         };
         assert_eq!(denied, vec![evaluation("ListEvents", boundary.clone())]);
         assert!(!worth_rechecking(&denied));
-        assert!(worth_rechecking(&[evaluation("GetEvent", Decision::NotAllowedByIdentityPolicies)]));
+        assert!(worth_rechecking(&[evaluation(
+            "GetEvent",
+            Decision::NotAllowedByIdentityPolicies
+        )]));
     }
 
     #[test]
     fn verification_values() {
         assert_eq!(verification_value(None, true), "verified");
         assert_eq!(verification_value(Some("x"), false), "skipped");
-        assert_eq!(verification_value(Some("a Condition"), true), "unverified: a Condition");
+        assert_eq!(
+            verification_value(Some("a Condition"), true),
+            "unverified: a Condition"
+        );
         let long = verification_value(Some(&"y".repeat(5000)), true);
         assert_eq!(long.chars().count(), MAX_VERIFICATION_CHARS);
     }
@@ -1141,23 +1358,38 @@ mod tests {
     #[test]
     fn denial_reason_lists_each_action_and_what_blocked_it() {
         let g = grant(json!({"RoleName": ROLE, "MemoryArn": MEMORY, "PolicyName": "P"})).unwrap();
-        let boundary = Decision::NotAllowedByBoundary { boundary: "BoundaryForLPMA".into() };
+        let boundary = Decision::NotAllowedByBoundary {
+            boundary: "BoundaryForLPMA".into(),
+        };
         let denied = vec![
             evaluation("CreateEvent", boundary.clone()),
             evaluation("GetEvent", boundary),
-            evaluation("DeleteEvent", Decision::DeniedExplicitly { by: "managed policy Guardrails statement NoDelete".into() }),
+            evaluation(
+                "DeleteEvent",
+                Decision::DeniedExplicitly {
+                    by: "managed policy Guardrails statement NoDelete".into(),
+                },
+            ),
         ];
         let reason = denial_reason(&g, &denied, "iam:SimulatePrincipalPolicy", 1);
         assert_eq!(
             reason,
-            format!("role {ROLE} may not use the grant in inline policy P (checked with iam:SimulatePrincipalPolicy, 1 time): \
+            format!("role {ROLE} may not use the grant in inline policy P (checked 1 time with iam:SimulatePrincipalPolicy): \
 bedrock-agentcore:CreateEvent, GetEvent on {MEMORY}: not allowed by the permissions boundary BoundaryForLPMA; \
 bedrock-agentcore:DeleteEvent on {MEMORY}: denied explicitly by managed policy Guardrails statement NoDelete. \
 To fix: ask the owner of the permissions boundary to allow these actions on this memory, or grant only what it allows (Access: ReadOnly, or Actions); \
 remove or narrow the explicit Deny (an explicit deny always wins over this grant)")
         );
-        let identity = [evaluation("GetEvent", Decision::NotAllowedByIdentityPolicies)];
+        let identity = [evaluation(
+            "GetEvent",
+            Decision::NotAllowedByIdentityPolicies,
+        )];
         let reason = denial_reason(&g, &identity, "a local evaluation", 3);
-        assert!(reason.contains("3 times") && reason.contains("not allowed by any identity policy") && reason.contains("VERIFY_ATTEMPTS"), "{reason}");
+        assert!(
+            reason.contains("3 times")
+                && reason.contains("not allowed by any identity policy")
+                && reason.contains("VERIFY_ATTEMPTS"),
+            "{reason}"
+        );
     }
 }

@@ -170,7 +170,8 @@ impl Iam {
         role: &str,
         boundary_arn: Option<&str>,
     ) -> std::result::Result<RolePolicies, String> {
-        let failed = |operation: &str, f: AwsFailure| format!("iam:{operation} failed ({})", f.summary());
+        let failed =
+            |operation: &str, f: AwsFailure| format!("iam:{operation} failed ({})", f.summary());
         let mut identity = Vec::new();
 
         let mut names = Vec::new();
@@ -213,14 +214,20 @@ impl Iam {
             );
         }
         for arn in attached {
-            let (name, text) = self.managed_policy(&arn).await.map_err(|(op, f)| failed(op, f))?;
+            let (name, text) = self
+                .managed_policy(&arn)
+                .await
+                .map_err(|(op, f)| failed(op, f))?;
             identity.push(source(name, PolicyKind::Managed, &text));
         }
 
         let boundary = match boundary_arn {
             None => None,
             Some(arn) => {
-                let (name, text) = self.managed_policy(arn).await.map_err(|(op, f)| failed(op, f))?;
+                let (name, text) = self
+                    .managed_policy(arn)
+                    .await
+                    .map_err(|(op, f)| failed(op, f))?;
                 Some(source(name, PolicyKind::Boundary, &text))
             }
         };
@@ -283,7 +290,10 @@ impl Iam {
                 failure.message
             )
         } else if failure.is("MalformedPolicyDocument") {
-            format!("IAM rejected the inline policy document: {}", failure.message)
+            format!(
+                "IAM rejected the inline policy document: {}",
+                failure.message
+            )
         } else if failure.is("LimitExceeded") {
             format!(
                 "LimitExceeded: role {role}'s inline policies would exceed IAM's size limit; remove unused inline policies or grant fewer actions. AWS said: {}",

@@ -51,6 +51,7 @@ impl Grants {
     }
 
     /// Write the grant, read it back, verify it; undo on any failure after the write.
+    /// Returns the `Verification` value.
     async fn apply(&self, grant: &Grant, claim: Claim, settings: &GrantSettings) -> Result<String> {
         if let Some(runtime) = &grant.require_ready {
             self.runtimes.require_ready(runtime).await?;
@@ -74,8 +75,21 @@ impl Grants {
             }
         }
 
+        if let Err(error) = self
+            .iam
+            .put_role_policy(&grant.role_name, &grant.policy_name, &grant.document_text())
+            .await
+        {
+            // A final refusal (AccessDenied, NoSuchEntity, a malformed document) wrote
+            // nothing; a transient failure may have, so it is undone like any later one.
+            if error.is_final() {
+                return Err(error);
+            }
+            return Err(self.undo(grant, before.as_deref(), error).await);
+        }
+
         let result = async {
-            self.write(grant, settings).await?;
+            self.read_back(grant, settings).await?;
             if !grant.verify {
                 return Ok(verification_value(None, false));
             }
@@ -93,12 +107,9 @@ impl Grants {
         }
     }
 
-    /// PutRolePolicy, then GetRolePolicy until the document read back is the one written.
-    async fn write(&self, grant: &Grant, settings: &GrantSettings) -> Result<()> {
+    /// GetRolePolicy until the document read back is the one just written.
+    async fn read_back(&self, grant: &Grant, settings: &GrantSettings) -> Result<()> {
         let document = grant.document();
-        self.iam
-            .put_role_policy(&grant.role_name, &grant.policy_name, &document.to_string())
-            .await?;
         let mut read_back = None;
         for attempt in 1..=settings.verify_attempts {
             if attempt > 1 {
@@ -109,7 +120,10 @@ impl Grants {
                 .iam
                 .get_role_policy(&grant.role_name, &grant.policy_name)
                 .await?;
-            if read_back.as_deref().is_some_and(|text| same_document(text, &document)) {
+            if read_back
+                .as_deref()
+                .is_some_and(|text| same_document(text, &document))
+            {
                 tracing::info!(role = %grant.role_name, policy = %grant.policy_name, "inline policy written and read back");
                 return Ok(());
             }
@@ -133,8 +147,14 @@ impl Grants {
         let restored = match before {
             None => self.iam.delete_role_policy(role, policy).await,
             Some(text) => match corebound::memory_grant::decode_policy_document(text) {
-                Ok(document) => self.iam.put_role_policy(role, policy, &document.to_string()).await,
-                Err(why) => Err(Error::Rule(format!("the previous document is unreadable: {why}"))),
+                Ok(document) => {
+                    self.iam
+                        .put_role_policy(role, policy, &document.to_string())
+                        .await
+                }
+                Err(why) => Err(Error::Rule(format!(
+                    "the previous document is unreadable: {why}"
+                ))),
             },
         };
         let what = match (before, &restored) {
@@ -216,9 +236,14 @@ impl CustomResource for Grants {
     async fn delete(&self, request: &Request) -> Result<()> {
         // Only the PhysicalResourceId decides what to delete: today's properties may be invalid
         // and must not block the delete.
-        let Some((role, policy)) = request.physical_resource_id.as_deref().and_then(parse_physical_id)
+        let Some((role, policy)) = request
+            .physical_resource_id
+            .as_deref()
+            .and_then(parse_physical_id)
         else {
-            tracing::warn!("PhysicalResourceId does not name a role and inline policy; nothing to delete");
+            tracing::warn!(
+                "PhysicalResourceId does not name a role and inline policy; nothing to delete"
+            );
             return Ok(());
         };
         self.iam.delete_role_policy(&role, &policy).await?;

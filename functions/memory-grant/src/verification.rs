@@ -10,11 +10,10 @@
 use std::time::Duration;
 
 use corebound::iam_evaluation::evaluate;
-use corebound::memory_grant::{
-    denial_reason, simulated_evaluations, verdict, worth_rechecking, Grant, GrantSettings,
-    Verdict,
-};
 use corebound::iam_evaluation::Evaluation;
+use corebound::memory_grant::{
+    denial_reason, simulated_evaluations, verdict, worth_rechecking, Grant, GrantSettings, Verdict,
+};
 
 use crate::iam::{Iam, RoleFacts};
 
@@ -53,7 +52,10 @@ pub async fn verify(iam: &Iam, grant: &Grant, settings: &GrantSettings) -> Verif
     let mut attempt = 1;
     loop {
         let evaluations: Vec<Evaluation> = if local_because.is_none() {
-            match iam.simulate(&role_arn, &grant.actions, &grant.resources).await {
+            match iam
+                .simulate(&role_arn, &grant.actions, &grant.resources)
+                .await
+            {
                 Ok(results) => simulated_evaluations(&requests, &results, boundary_name.as_deref()),
                 Err(failure) => {
                     tracing::warn!(error = %failure.summary(), "{SIMULATOR} failed; evaluating the role's policies locally");
@@ -70,9 +72,9 @@ pub async fn verify(iam: &Iam, grant: &Grant, settings: &GrantSettings) -> Verif
                 Ok(evaluations) => evaluations,
                 Err(why) => {
                     return Verified::Unverified(format!(
-                        "{}, and the role's policies could not be read for a local evaluation: {why}",
-                        local_because.unwrap_or_default()
-                    ))
+                    "{}, and the role's policies could not be read for a local evaluation: {why}",
+                    local_because.unwrap_or_default()
+                ))
                 }
             }
         };
@@ -93,7 +95,11 @@ pub async fn verify(iam: &Iam, grant: &Grant, settings: &GrantSettings) -> Verif
                 if attempt < settings.verify_attempts && worth_rechecking(&denied) {
                     attempt += 1;
                     let wait = settings.backoff_before(attempt);
-                    tracing::info!(attempt, wait_ms = wait, "not allowed yet; IAM may still be propagating the write, checking again");
+                    tracing::info!(
+                        attempt,
+                        wait_ms = wait,
+                        "not allowed yet; IAM may still be propagating the write, checking again"
+                    );
                     tokio::time::sleep(Duration::from_millis(wait)).await;
                     continue;
                 }
