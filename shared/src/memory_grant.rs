@@ -126,7 +126,7 @@ pub struct GrantSettings {
     /// `REQUIRED_ROLE_PREFIX`: every granted role's name must start with it (empty: no check).
     pub required_role_prefix: String,
     /// `VERIFY_ATTEMPTS`: how many times a denial that a write may still be propagating is
-    /// checked before it counts (default 5, at least 1).
+    /// checked before it counts (default 5, 1 to [`MAX_VERIFY_ATTEMPTS`]).
     pub verify_attempts: u32,
     /// `VERIFY_BACKOFF_MS`: the wait before the first re-check, doubled for each further
     /// re-check up to [`MAX_VERIFY_BACKOFF_MS`] (default 2000).
@@ -135,6 +135,11 @@ pub struct GrantSettings {
 
 /// Cap on one wait between verification checks.
 pub const MAX_VERIFY_BACKOFF_MS: u64 = 10_000;
+
+/// Cap on `VERIFY_ATTEMPTS`. A handler that overruns the Lambda deadline is answered FAILED by
+/// the protocol without running its undo, so the worst case (9 waits of at most 10 s) must stay
+/// well inside the function's Timeout (120 s in template.yaml).
+pub const MAX_VERIFY_ATTEMPTS: u32 = 10;
 
 impl Default for GrantSettings {
     fn default() -> Self {
@@ -161,10 +166,10 @@ impl GrantSettings {
         }
         if let Some(text) = var("VERIFY_ATTEMPTS") {
             settings.verify_attempts = match text.trim().parse::<u32>() {
-                Ok(n) if (1..=20).contains(&n) => n,
+                Ok(n) if (1..=MAX_VERIFY_ATTEMPTS).contains(&n) => n,
                 _ => {
                     return Err(Error::Config(format!(
-                        "VERIFY_ATTEMPTS is {text:?}; expected a whole number from 1 to 20"
+                        "VERIFY_ATTEMPTS is {text:?}; expected a whole number from 1 to {MAX_VERIFY_ATTEMPTS}"
                     )))
                 }
             };
@@ -1085,6 +1090,7 @@ mod tests {
             ),
             (&[("VERIFY_ATTEMPTS", "0")][..], "VERIFY_ATTEMPTS"),
             (&[("VERIFY_ATTEMPTS", "many")][..], "VERIFY_ATTEMPTS"),
+            (&[("VERIFY_ATTEMPTS", "11")][..], "from 1 to 10"),
             (&[("VERIFY_BACKOFF_MS", "60000")][..], "VERIFY_BACKOFF_MS"),
         ] {
             let e = GrantSettings::from_vars(vars(bad)).unwrap_err().to_string();

@@ -843,7 +843,7 @@ fn invalid_configuration_fails_creates_but_never_deletes() {
     ));
     assert_eq!(
         reason,
-        "configuration: VERIFY_ATTEMPTS is \"0\"; expected a whole number from 1 to 20"
+        "configuration: VERIFY_ATTEMPTS is \"0\"; expected a whole number from 1 to 10"
     );
     assert_success(&answer(
         &mut f,

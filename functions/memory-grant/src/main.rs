@@ -6,7 +6,7 @@
 //! Environment (besides the protocol's `COREBOUND_*` and the AWS SDK's):
 //! * `REQUIRED_ROLE_PREFIX`: granted roles must be named `<prefix>*` (e.g. `LPMA_`); empty or
 //!   unset disables the check.
-//! * `VERIFY_ATTEMPTS` (default 5, 1-20): how many times verification checks a denial that
+//! * `VERIFY_ATTEMPTS` (default 5, 1-10): how many times verification checks a denial that
 //!   may be IAM still propagating the write.
 //! * `VERIFY_BACKOFF_MS` (default 2000, at most 10000): the wait before the first re-check,
 //!   doubled for each further one, capped at 10 s.
