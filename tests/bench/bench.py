@@ -712,8 +712,8 @@ def find_memory_grant_event() -> Path | None:
 # measurements
 
 
-def measure_function(function: str, binary: Path, scenario, args, log_dir: Path) -> dict:
-    result: dict = {"event": scenario.describe(), "binary": str(binary)}
+def measure_function(function: str, source: Path, binary: Path, scenario, args, log_dir: Path) -> dict:
+    result: dict = {"event": scenario.describe(), "binary": str(source)}
     try:
         result["binary_bytes"] = binary.stat().st_size
     except OSError:
@@ -1167,6 +1167,10 @@ def main(argv: list[str] | None = None) -> int:
                 results["functions"][function] = {"status": "skipped", "note": f"{binary} not built"}
                 log(f"{function}: skipped ({binary} not built)")
                 continue
+            # Measure a private copy: others may relink the target directory's binary meanwhile.
+            source, binary = binary, bench_dir / "bin" / function
+            binary.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, binary)
             if function == "runtime-policy":
                 scenario = CustomResourceScenario(function, REPO / "events/runtime-policy/create.json", emulator, responses, {})
             elif function == "memory-grant":
@@ -1181,7 +1185,7 @@ def main(argv: list[str] | None = None) -> int:
                 scenario = RemediatorScenario(REPO / "events/remediator/create-topic.json", emulator)
             log(f"{function}: {args.cold_runs} cold runs, {args.warm_runs} warm runs ({scenario.describe()})")
             try:
-                results["functions"][function] = measure_function(function, binary, scenario, args, log_dir)
+                results["functions"][function] = measure_function(function, source, binary, scenario, args, log_dir)
             except BenchError as error:
                 results["functions"][function] = {"status": "failed", "note": str(error).splitlines()[0],
                                                   "detail": str(error), "binary_bytes": binary.stat().st_size}
