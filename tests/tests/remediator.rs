@@ -1063,3 +1063,152 @@ fn invalid_configuration_fails_at_start_naming_the_variable() {
         );
     }
 }
+
+/// A benchmark, not a test: a burst of 1 000 create events (five kinds, 200 each) handled by
+/// four function processes at once, as Lambda would scale out. Reports events lost, writes
+/// and reads per event and events per second.
+///
+/// `cargo test -p corebound-tests --test remediator -- --ignored --nocapture burst`
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn benchmark_burst_of_1000_create_events() {
+    const EVENTS: usize = 1000;
+    const FUNCTIONS: usize = 4;
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+
+    let setup = Instant::now();
+    let mut events = Vec::with_capacity(EVENTS);
+    let mut checks = Vec::with_capacity(EVENTS);
+    for i in 0..EVENTS {
+        let name = format!("corebound-demo-burst-{i:04}");
+        let (event, check) = match i % 5 {
+            0 => {
+                let arn = aws::create_topic(emu, &name, &[], &[]);
+                let event = with(
+                    event("remediator/create-topic.json"),
+                    "/detail/responseElements/topicArn",
+                    &arn,
+                );
+                (event, (0, arn))
+            }
+            1 => {
+                let url = aws::create_queue(emu, &name, &[], &[]);
+                let event = with(
+                    event("remediator/create-queue.json"),
+                    "/detail/responseElements/queueUrl",
+                    &url,
+                );
+                (event, (1, url))
+            }
+            2 => {
+                aws::create_log_group(emu, &name, None, &[]);
+                let event = with(
+                    event("remediator/create-log-group.json"),
+                    "/detail/requestParameters/logGroupName",
+                    &name,
+                );
+                (event, (2, name))
+            }
+            3 => {
+                aws::create_bucket(emu, &name);
+                let event = with(
+                    event("remediator/create-bucket.json"),
+                    "/detail/requestParameters/bucketName",
+                    &name,
+                );
+                (event, (3, name))
+            }
+            _ => {
+                let arn = aws::create_secret(emu, &name, None, &[]);
+                let event = with(
+                    event("remediator/create-secret.json"),
+                    "/detail/responseElements/aRN",
+                    &arn,
+                );
+                (event, (4, arn))
+            }
+        };
+        events.push(with(event, "/id", &format!("burst-{i:04}")));
+        checks.push(check);
+    }
+    let setup = setup.elapsed();
+
+    let requests_before = emu.requests().len();
+    let queue = std::sync::Mutex::new(events);
+    let started = Instant::now();
+    let results: Vec<InvocationResult> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..FUNCTIONS)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut function = fx.start(emu, &[]);
+                    let mut results = Vec::new();
+                    loop {
+                        let next = queue.lock().unwrap().pop();
+                        let Some(event) = next else { break };
+                        results.push(function.process.invoke(&event, WAIT));
+                    }
+                    results
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("worker"))
+            .collect()
+    });
+    let elapsed = started.elapsed();
+    let requests = emu.requests()[requests_before..].to_vec();
+
+    let handled = results
+        .iter()
+        .filter(|result| matches!(result, InvocationResult::Response(s) if s["writes"] == 2))
+        .count();
+    let failed: Vec<&InvocationResult> = results.iter().filter(|r| !r.is_ok()).collect();
+    let operations: Vec<&str> = requests
+        .iter()
+        .filter_map(|request| request["operation"].as_str())
+        .collect();
+    let writes = operations.iter().filter(|op| is_write(op)).count();
+    let reads = operations.len() - writes;
+
+    // None lost: every resource ended tagged (and the invocation said so).
+    let untagged: Vec<&String> = checks
+        .iter()
+        .filter(|(kind, id)| {
+            let found = match kind {
+                0 => aws::topic_tags(emu, id),
+                1 => aws::queue_tags(emu, id),
+                2 => aws::log_group_tags(emu, id),
+                3 => aws::bucket_tags(emu, id),
+                _ => corebound_tests::aws_calls::tag_list(&aws::describe_secret(emu, id)["Tags"]),
+            };
+            found != required_tags()
+        })
+        .map(|(_, id)| id)
+        .collect();
+
+    println!(
+        "burst: {EVENTS} create events (SNS, SQS, Logs, S3, Secrets Manager; 200 each), \
+         {FUNCTIONS} function processes, emulator setup {:.1} s",
+        setup.as_secs_f64()
+    );
+    println!(
+        "burst: handled {handled}/{EVENTS} with 2 writes each, failed invocations {}, \
+         resources left untagged {}",
+        failed.len(),
+        untagged.len()
+    );
+    println!(
+        "burst: {:.1} s, {:.0} events/s, {:.2} writes/event, {:.2} reads/event",
+        elapsed.as_secs_f64(),
+        EVENTS as f64 / elapsed.as_secs_f64(),
+        writes as f64 / EVENTS as f64,
+        reads as f64 / EVENTS as f64,
+    );
+    assert_eq!(results.len(), EVENTS);
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(untagged.is_empty(), "{untagged:?}");
+    assert_eq!(handled, EVENTS);
+    assert_eq!(writes, 2 * EVENTS);
+}

@@ -8,7 +8,9 @@
 //! and, once they are spent, the on-failure destination receives it.
 
 use std::io::Write;
+use std::time::{Duration, Instant, SystemTime};
 
+use corebound::custom_resource::handler_budget;
 use corebound::remediation::{
     plan, plan_records, triage, Action, AuditAction, AuditRecord, AuditResult, CreateEvent,
     Execution, Mode, RemediationConfig, ResourceRef, Rule,
@@ -21,6 +23,11 @@ use crate::apply::apply;
 use crate::clients::Clients;
 use crate::observe::observe;
 use crate::retry::{CallError, RetryPolicy};
+
+/// Kept back from the Lambda deadline for the audit records, the alert and the error.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+/// The budget when the deadline is unknown (local runners): the template's timeout.
+const FALLBACK_BUDGET: Duration = Duration::from_secs(60);
 
 pub struct Remediator {
     pub config: RemediationConfig,
@@ -60,13 +67,21 @@ struct Outcome {
 impl Remediator {
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, RemediationFailed> {
         let parsed = CreateEvent::from_eventbridge(&event.payload);
+        // Retries stop early enough to log, alert and fail before Lambda's timeout.
+        let budget = handler_budget(
+            event.context.deadline,
+            SystemTime::now(),
+            DEADLINE_MARGIN,
+            FALLBACK_BUDGET,
+        );
+        let retry = self.retry.until(Instant::now() + budget);
         let Outcome {
             resource,
             records,
             lines,
             mut failures,
             writes,
-        } = self.remediate(&parsed).await;
+        } = self.remediate(&parsed, &retry).await;
 
         for record in &records {
             emit(record);
@@ -81,7 +96,7 @@ impl Remediator {
                 &records,
             );
             if let Some(alert) = alert {
-                if let Err(error) = alert.publish(&self.clients.sns, &self.retry, topic).await {
+                if let Err(error) = alert.publish(&self.clients.sns, &retry, topic).await {
                     tracing::error!(%error, topic, "could not publish the alert");
                     failures.push(error.to_string());
                 }
@@ -112,7 +127,7 @@ impl Remediator {
         }))
     }
 
-    async fn remediate(&self, event: &CreateEvent) -> Outcome {
+    async fn remediate(&self, event: &CreateEvent, retry: &RetryPolicy) -> Outcome {
         let resource = match triage(event, &self.config) {
             Ok(resource) => resource,
             Err(reason) => {
@@ -132,7 +147,7 @@ impl Remediator {
             }
         };
 
-        let observed = match observe(&self.clients, &self.retry, resource).await {
+        let observed = match observe(&self.clients, retry, resource).await {
             Ok(observed) => observed,
             Err(error) => return read_failed(event, resource, &error),
         };
@@ -142,7 +157,7 @@ impl Remediator {
         if self.config.mode == Mode::Enforce {
             // The actions are independent (tags, encryption): a failed one does not stop the others.
             for action in &decided.actions {
-                let outcome = apply(&self.clients, &self.retry, &observed.target, action).await;
+                let outcome = apply(&self.clients, retry, &observed.target, action).await;
                 outcomes.push(outcome.map_err(|error| error.to_string()));
             }
         }

@@ -10,10 +10,14 @@
 //! - `REMEDIATION_RETRY_BACKOFF_MS`: wait before the second try, doubled before each
 //!   further try (capped at 8 s), 0..=60000, default 500. With the defaults a call gives
 //!   up after about 7.5 s of waiting, well inside the template's 60 s timeout.
+//!
+//! Each invocation also bounds the retries by its Lambda deadline ([`RetryPolicy::until`]):
+//! a wait that would end too close to it is not started, so the audit records, the alert
+//! and the error still go out before Lambda stops the function.
 
 use std::fmt;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use corebound::aws::AwsFailure;
 use corebound::remediation::ConfigError;
@@ -118,6 +122,8 @@ impl std::error::Error for CallError {}
 pub struct RetryPolicy {
     pub attempts: u32,
     pub first_backoff: Duration,
+    /// No wait is started that would end after this instant.
+    pub deadline: Option<Instant>,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
@@ -127,6 +133,7 @@ impl Default for RetryPolicy {
         RetryPolicy {
             attempts: 5,
             first_backoff: Duration::from_millis(500),
+            deadline: None,
         }
     }
 }
@@ -167,7 +174,16 @@ impl RetryPolicy {
         Ok(RetryPolicy {
             attempts: attempts as u32,
             first_backoff: Duration::from_millis(backoff),
+            deadline: None,
         })
+    }
+
+    /// This policy, retrying only while a wait ends before `deadline`.
+    pub fn until(&self, deadline: Instant) -> Self {
+        RetryPolicy {
+            deadline: Some(deadline),
+            ..*self
+        }
     }
 
     /// The wait before try number `attempt + 1` (`attempt` starts at 1).
@@ -205,7 +221,13 @@ impl RetryPolicy {
         loop {
             match call().await {
                 Ok(value) => return Ok(value),
-                Err(error) if error.retried() && attempt < self.attempts => {
+                Err(error)
+                    if error.retried()
+                        && attempt < self.attempts
+                        && self.deadline.is_none_or(|deadline| {
+                            Instant::now() + self.backoff(attempt) < deadline
+                        }) =>
+                {
                     let wait = self.backoff(attempt);
                     tracing::info!(
                         operation = %error.operation,
@@ -247,7 +269,8 @@ mod tests {
             ])),
             Ok(RetryPolicy {
                 attempts: 3,
-                first_backoff: Duration::from_millis(10)
+                first_backoff: Duration::from_millis(10),
+                deadline: None,
             })
         );
         for (variable, value) in [
@@ -303,6 +326,7 @@ mod tests {
         let policy = RetryPolicy {
             attempts: 3,
             first_backoff: Duration::from_millis(1),
+            deadline: None,
         };
         let calls = Cell::new(0);
         let result: Result<(), CallError> = policy
@@ -339,5 +363,24 @@ mod tests {
             })
             .await;
         assert_eq!(result, Ok(2));
+
+        // A wait that would end after the deadline is not started.
+        let slow = RetryPolicy {
+            attempts: 5,
+            first_backoff: Duration::from_secs(10),
+            deadline: None,
+        }
+        .until(Instant::now() + Duration::from_secs(1));
+        calls.set(0);
+        let started = Instant::now();
+        let result: Result<(), CallError> = slow
+            .run(|| {
+                calls.set(calls.get() + 1);
+                async { Err(CallError::not_found("Get", "not yet")) }
+            })
+            .await;
+        assert!(result.is_err());
+        assert_eq!(calls.get(), 1);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }
