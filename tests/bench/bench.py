@@ -578,6 +578,7 @@ class CustomResourceScenario:
         self.responses = responses
         self.extra_env = extra_env
         self.simulate = function == "memory-grant"
+        self.last_answer: dict | None = None
 
     def describe(self) -> str:
         return f"{self.event_path.relative_to(REPO)} ({self.template.get('ResourceType')}, {self.template.get('RequestType')})"
@@ -624,6 +625,8 @@ class CustomResourceScenario:
     def check(self, request_id: str) -> str | None:
         """None when the invocation did what it should, else why not."""
         answer = self.responses.answer(request_id)
+        if answer is not None:
+            self.last_answer = {key: answer.get(key) for key in ("Status", "Reason", "PhysicalResourceId", "Data")}
         if answer is None:
             return "no PUT reached the ResponseURL"
         if answer.get("Status") != "SUCCESS":
@@ -729,6 +732,7 @@ def measure_function(function: str, source: Path, binary: Path, scenario, args, 
         process = None
         try:
             env = scenario.seed()
+            seeded = len(scenario.emulator.requests()) if run == 0 else 0
             process = FunctionProcess(binary, function, endpoint, env, log_path)
             request_id, event = scenario.event()
             invocation = process.submit(event, request_id)
@@ -744,6 +748,8 @@ def measure_function(function: str, source: Path, binary: Path, scenario, args, 
             rss = process.peak_rss_kib()
             if rss is not None:
                 cold_rss.append(rss)
+            if run == 0:  # this one cold invocation's AWS calls, init included
+                result["aws_calls_per_invocation"] = count_operations(scenario.emulator.requests()[seeded:])
         except BenchError as error:
             if run == 0:
                 raise
@@ -790,9 +796,19 @@ def measure_function(function: str, source: Path, binary: Path, scenario, args, 
         result["warm_ms"] = summarize(warm)
     finally:
         process.stop()
+    if getattr(scenario, "last_answer", None):
+        result["last_answer"] = scenario.last_answer  # what CloudFormation would have received
     result["failures"] = failures
     result["status"] = "ok" if not failures else "errors"
     return result
+
+
+def count_operations(entries: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in entries:
+        key = entry.get("operation") or f"{entry.get('method')} {entry.get('path')}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def measure_burst(process: FunctionProcess, scenario: RemediatorScenario, args) -> dict:
@@ -825,10 +841,7 @@ def measure_burst(process: FunctionProcess, scenario: RemediatorScenario, args) 
     first_out = min((i.handed_out for i in invocations if i.handed_out), default=started)
     elapsed = last - first_out
     writes = [r for r in window if not (r.get("operation") or "").startswith(READ_PREFIXES)]
-    by_operation: dict[str, int] = {}
-    for entry in window:
-        key = entry.get("operation") or f"{entry.get('method')} {entry.get('path')}"
-        by_operation[key] = by_operation.get(key, 0) + 1
+    by_operation = count_operations(window)
 
     log("  burst: checking every topic's tags and KmsMasterKeyId")
     ok_ids = {i.request_id for i in succeeded}
@@ -861,7 +874,7 @@ def measure_burst(process: FunctionProcess, scenario: RemediatorScenario, args) 
         "writes_per_event": round(len(writes) / count, 3),
         "requests_per_event": round(len(window) / count, 3),
         "emulator_errors": sum(1 for r in window if (r.get("status") or 0) >= 400),
-        "operations": dict(sorted(by_operation.items(), key=lambda kv: -kv[1])),
+        "operations": by_operation,
     }
     if errors:
         result["error"] = "; ".join(errors)
@@ -990,6 +1003,11 @@ def print_report(results: dict, previous: dict | None) -> None:
             out.append(f"{'':<16}! {failure.splitlines()[0]}")
     out.append("  (ms; cold = spawn -> first response posted, n=%s; init = spawn -> first `next`; 1st inv = hand-out -> response"
                " of that first event; warm = hand-out -> response, n=%s; RSS = VmHWM MiB)" % (results["settings"]["cold_runs"], results["settings"]["warm_runs"]))
+
+    for function in FUNCTIONS:
+        calls = (results["functions"].get(function) or {}).get("aws_calls_per_invocation")
+        if calls:
+            out.append(f"  {function} AWS calls per invocation: " + ", ".join(f"{op} {n}" for op, n in calls.items()))
 
     packages = results.get("packages") or {}
     out.append("")
