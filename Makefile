@@ -36,7 +36,7 @@ lint:
 ## Local AWS, the three functions run through the Lambda Runtime API, what changed.
 demo: setup
 	cargo build --workspace --bins
-	$(PYTHON) tests/demo/demo.py --target-dir "$(TARGET_DIR)/debug"
+	"$(TARGET_DIR)/debug/demo"
 
 ## Cold start, warm invocation, peak RSS, package size, remediation burst.
 bench: setup
