@@ -6,6 +6,11 @@
 //! failure returns an error after the records and the alert are out, so Lambda's
 //! asynchronous retries run the event again (idempotent: what was fixed reads compliant)
 //! and, once they are spent, the on-failure destination receives it.
+//!
+//! A resource that cannot be read (after the retries) is audited as one record with rule
+//! `event-filter`, action `none`, result `failed: …` and `detail.stage = "read_state"`:
+//! no rule could be judged. Audit lines carry no `level`, so Lambda's log-level filter
+//! never drops them.
 
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
