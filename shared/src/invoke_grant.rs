@@ -137,6 +137,7 @@ mod tests {
             physical_resource_id: None,
             properties: Properties::from_value(properties),
             old_properties: None,
+            deadline: None,
         };
         let settings = GrantSettings {
             required_role_prefix: "LPMA_".into(),

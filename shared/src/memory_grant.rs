@@ -838,6 +838,7 @@ mod tests {
             physical_resource_id: None,
             properties: Properties::from_value(properties),
             old_properties: None,
+            deadline: None,
         }
     }
 

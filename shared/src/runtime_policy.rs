@@ -362,6 +362,7 @@ mod tests {
             physical_resource_id: None,
             properties: Properties::from_value(properties),
             old_properties: None,
+            deadline: None,
         }
     }
 

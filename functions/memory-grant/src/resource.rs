@@ -15,6 +15,8 @@ use corebound::{Error, Result};
 
 use crate::iam::Iam;
 use crate::runtimes::Runtimes;
+use tokio::time::Instant;
+
 use crate::verification::{verify, Verified};
 
 pub struct Grants {
@@ -52,7 +54,13 @@ impl Grants {
 
     /// Write the grant, read it back, verify it; undo on any failure after the write.
     /// Returns the `Verification` value.
-    async fn apply(&self, grant: &Grant, claim: Claim, settings: &GrantSettings) -> Result<String> {
+    async fn apply(
+        &self,
+        grant: &Grant,
+        claim: Claim,
+        settings: &GrantSettings,
+        deadline: Option<Instant>,
+    ) -> Result<String> {
         if let Some(runtime) = &grant.require_ready {
             self.runtimes.require_ready(runtime).await?;
         }
@@ -93,7 +101,7 @@ impl Grants {
             if !grant.verify {
                 return Ok(verification_value(None, false));
             }
-            match verify(&self.iam, grant, settings).await {
+            match verify(&self.iam, grant, settings, deadline).await {
                 Verified::Yes => Ok(verification_value(None, true)),
                 Verified::Unverified(why) => Ok(verification_value(Some(&why), true)),
                 Verified::No(reason) => Err(Error::Rule(reason)),
@@ -202,7 +210,9 @@ impl CustomResource for Grants {
     async fn create(&self, request: &Request) -> Result<Outcome> {
         let settings = self.settings()?;
         let grant = Grant::from_request(request, settings)?;
-        let verification = self.apply(&grant, Claim::New, settings).await?;
+        let verification = self
+            .apply(&grant, Claim::New, settings, request.deadline)
+            .await?;
         Ok(Self::outcome(&grant, grant.physical_id(), verification))
     }
 
@@ -220,14 +230,18 @@ impl CustomResource for Grants {
         });
         match current {
             Some(id) => {
-                let verification = self.apply(&grant, Claim::Owned, settings).await?;
+                let verification = self
+                    .apply(&grant, Claim::Owned, settings, request.deadline)
+                    .await?;
                 Ok(Self::outcome(&grant, id.to_string(), verification))
             }
             None => {
                 // Replacement (RoleName or PolicyName changed): write the new policy;
                 // CloudFormation then deletes the old one through the old id.
                 tracing::info!(new_id = %grant.physical_id(), "replacement: role or policy name changed");
-                let verification = self.apply(&grant, Claim::New, settings).await?;
+                let verification = self
+                    .apply(&grant, Claim::New, settings, request.deadline)
+                    .await?;
                 Ok(Self::outcome(&grant, grant.physical_id(), verification))
             }
         }

@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use corebound::iam_evaluation::evaluate;
 use corebound::iam_evaluation::Evaluation;
 use corebound::memory_grant::{
@@ -29,7 +31,18 @@ pub enum Verified {
 
 const SIMULATOR: &str = "iam:SimulatePrincipalPolicy";
 
-pub async fn verify(iam: &Iam, grant: &Grant, settings: &GrantSettings) -> Verified {
+/// Time kept back from the request deadline to undo a write after a failed verification.
+const UNDO_RESERVE: Duration = Duration::from_secs(10);
+
+/// Re-checks stop early when the next wait would leave less than [`UNDO_RESERVE`] before
+/// `deadline`, so a Create that fails verification still has time to remove its policy
+/// before the protocol answers "timed out" for it.
+pub async fn verify(
+    iam: &Iam,
+    grant: &Grant,
+    settings: &GrantSettings,
+    deadline: Option<Instant>,
+) -> Verified {
     let role = match iam.get_role(&grant.role_name).await {
         Ok(facts) => Some(facts),
         Err(failure) => {
@@ -92,9 +105,15 @@ pub async fn verify(iam: &Iam, grant: &Grant, settings: &GrantSettings) -> Verif
                 return Verified::Unverified(why);
             }
             Verdict::Denied(denied) => {
-                if attempt < settings.verify_attempts && worth_rechecking(&denied) {
+                let wait = settings.backoff_before(attempt + 1);
+                let time_for_another = deadline.is_none_or(|d| {
+                    Instant::now() + Duration::from_millis(wait) + UNDO_RESERVE < d
+                });
+                if attempt < settings.verify_attempts
+                    && worth_rechecking(&denied)
+                    && time_for_another
+                {
                     attempt += 1;
-                    let wait = settings.backoff_before(attempt);
                     tracing::info!(
                         attempt,
                         wait_ms = wait,

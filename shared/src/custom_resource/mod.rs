@@ -83,6 +83,18 @@ pub struct Request {
     pub properties: Properties,
     /// Present on Update.
     pub old_properties: Option<Properties>,
+    /// When the protocol stops waiting for the handler and answers FAILED "timed out" on its
+    /// behalf (the Lambda deadline minus the delivery margin). Handlers that wait or retry
+    /// stop in time to undo their own writes before it. `None` outside a running protocol.
+    pub deadline: Option<Instant>,
+}
+
+impl Request {
+    /// Time left before [`Request::deadline`]; `None` when there is no deadline.
+    pub fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
 }
 
 /// A successful Create or Update.
@@ -222,6 +234,7 @@ fn parse_request(payload: Value) -> std::result::Result<Request, String> {
             physical_resource_id: None,
             properties: Properties::from_value(r.resource_properties),
             old_properties: None,
+            deadline: None,
         },
         CloudFormationCustomResourceRequest::Update(r) => Request {
             request_type: RequestType::Update,
@@ -232,6 +245,7 @@ fn parse_request(payload: Value) -> std::result::Result<Request, String> {
             physical_resource_id: Some(r.physical_resource_id),
             properties: Properties::from_value(r.resource_properties),
             old_properties: Some(Properties::from_value(r.old_resource_properties)),
+            deadline: None,
         },
         CloudFormationCustomResourceRequest::Delete(r) => Request {
             request_type: RequestType::Delete,
@@ -242,6 +256,7 @@ fn parse_request(payload: Value) -> std::result::Result<Request, String> {
             physical_resource_id: Some(r.physical_resource_id),
             properties: Properties::from_value(r.resource_properties),
             old_properties: None,
+            deadline: None,
         },
         _ => return Err("unsupported RequestType".to_string()),
     })
@@ -341,7 +356,8 @@ impl<R: CustomResource> Protocol<R> {
     }
 
     /// Run the resource's logic under the time budget, catching panics.
-    async fn conclude(&self, request: Request, budget: Duration) -> Conclusion {
+    async fn conclude(&self, mut request: Request, budget: Duration) -> Conclusion {
+        request.deadline = Some(Instant::now() + budget);
         let request_type = request.request_type;
         if request_type == RequestType::Delete
             && request
