@@ -99,7 +99,8 @@ fn ok(result: Result<(u16, String), String>, what: &str) -> Result<String, Strin
     }
 }
 
-/// Percent-encoding for form values and URL query values.
+/// Percent-encoding (RFC 3986 unreserved characters kept) for form values, query values and
+/// single path segments such as an ARN.
 pub fn form_encode(value: &str) -> String {
     value
         .bytes()
@@ -609,7 +610,7 @@ pub mod fixtures {
             .aws_rest(
                 "bedrock-agentcore",
                 "GET",
-                &format!("/tags/{}", crate::emulator::encode_path(arn)),
+                &format!("/tags/{}", form_encode(arn)),
                 None,
             )
             .unwrap_or_else(|error| panic!("ListTagsForResource {arn}: {error}"));

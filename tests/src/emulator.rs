@@ -142,7 +142,7 @@ impl Emulator {
         self.aws_rest(
             "bedrock-agentcore",
             "PUT",
-            &format!("/resourcepolicy/{}", encode_path(arn)),
+            &format!("/resourcepolicy/{}", crate::aws_calls::form_encode(arn)),
             Some(&body),
         )
         .unwrap_or_else(|e| panic!("PutResourcePolicy {arn}: {e}"));
@@ -179,17 +179,4 @@ impl Drop for Emulator {
             let _ = child.wait();
         }
     }
-}
-
-/// Percent-encode an ARN for use as one path segment.
-pub fn encode_path(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

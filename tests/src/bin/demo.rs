@@ -130,23 +130,7 @@ fn seed_iam(emu: &Emulator) {
     }
     // The emulator's SimulatePrincipalPolicy answers what the real IAM would for this boundary.
     let memory_arn = format!("arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/{MEMORY_ID}");
-    let actions = [
-        "CreateEvent",
-        "GetEvent",
-        "ListEvents",
-        "DeleteEvent",
-        "ListSessions",
-        "ListActors",
-        "GetMemoryRecord",
-        "ListMemoryRecords",
-        "RetrieveMemoryRecords",
-        "DeleteMemoryRecord",
-        "BatchCreateMemoryRecords",
-        "BatchUpdateMemoryRecords",
-        "BatchDeleteMemoryRecords",
-        "StartMemoryExtractionJob",
-        "ListMemoryExtractionJobs",
-    ];
+    let actions = corebound::memory_grant::MEMORY_ACTIONS;
     let decisions: Vec<Value> = actions
         .iter()
         .map(|a| json!({"action": format!("bedrock-agentcore:{a}"), "resource": memory_arn, "decision": "allowed"}))
@@ -239,10 +223,10 @@ fn run() -> Vec<String> {
         "GetRolePolicy",
         &[("RoleName", ROLE), ("PolicyName", &policy_name)],
     );
+    // IAM returns the document URL-encoded.
     let document = aws_calls::xml_text(&xml, "PolicyDocument")
-        .map(|d| percent_decode(&d))
-        .unwrap_or_default();
-    let document: Value = serde_json::from_str(&document).unwrap_or(Value::Null);
+        .and_then(|d| corebound::memory_grant::decode_policy_document(&d).ok())
+        .unwrap_or(Value::Null);
     println!(
         "  inline policy {policy_name} on {ROLE}:\n{}",
         indent(&pretty(&document))
@@ -384,24 +368,6 @@ fn print_change(what: &str, before: &State, after: &State) {
         after.0,
         after.1.as_deref().unwrap_or("none")
     );
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn main() -> ExitCode {
