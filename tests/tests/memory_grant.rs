@@ -7,11 +7,11 @@
 //! resulting inline policy is read back the same way: the function is never asked about its own
 //! work.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use corebound::memory_grant::decode_policy_document;
+use corebound_tests::aws_calls::{self, xml_text};
 use corebound_tests::{
     binary_path, emulator, event, with_response_url, Emulator, LambdaProcess, ResponseCapture,
 };
@@ -133,111 +133,23 @@ fn count(operations: &[String], name: &str) -> usize {
 // ---------------------------------------------------------------------------------------
 // IAM fixtures, through the query protocol
 
-/// An IAM query call; `Ok(body)` on 2xx, `Err((status, body))` otherwise.
-fn iam(emulator: &Emulator, params: &[(&str, &str)]) -> Result<String, (u16, String)> {
-    let mut form = vec![("Version", "2010-05-08")];
-    form.extend_from_slice(params);
-    let body = form
+/// An IAM query call (`Action` among the params); the XML body, or the error with its body.
+fn iam(emulator: &Emulator, params: &[(&str, &str)]) -> Result<String, String> {
+    let action = params
         .iter()
-        .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let host = emulator.url().strip_prefix("http://").unwrap();
-    let mut stream = TcpStream::connect(host).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, payload) = text.split_once("\r\n\r\n").expect("HTTP head");
-    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let payload = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(payload)
-    } else {
-        payload.to_string()
-    };
-    if (200..300).contains(&status) {
-        Ok(payload)
-    } else {
-        Err((status, payload))
-    }
+        .find(|(k, _)| *k == "Action")
+        .map(|(_, v)| *v)
+        .expect("an Action parameter");
+    let rest: Vec<(&str, &str)> = params
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "Action")
+        .collect();
+    aws_calls::query(emulator, "iam", action, &rest)
 }
 
 fn iam_ok(emulator: &Emulator, params: &[(&str, &str)]) -> String {
-    iam(emulator, params)
-        .unwrap_or_else(|(status, body)| panic!("IAM {params:?}: HTTP {status}: {body}"))
-}
-
-fn form_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn dechunk(mut data: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = data.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        data = rest[size..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-fn xml_text(xml: &str, tag: &str) -> Option<String> {
-    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
-    let end = start + xml[start..].find(&format!("</{tag}>"))?;
-    Some(
-        xml[start..end]
-            .replace("&quot;", "\"")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&"),
-    )
+    iam(emulator, params).unwrap_or_else(|error| panic!("{error}"))
 }
 
 fn create_managed_policy(emulator: &Emulator, name: &str, document: &Value) -> String {
@@ -285,11 +197,12 @@ fn inline_policy(emulator: &Emulator, policy: &str) -> Option<Value> {
         ],
     ) {
         Ok(body) => {
+            // IAM returns the document URL-encoded.
             let encoded = xml_text(&body, "PolicyDocument").expect("PolicyDocument");
-            Some(serde_json::from_str(&percent_decode(&encoded)).expect("JSON document"))
+            Some(decode_policy_document(&encoded).expect("JSON document"))
         }
-        Err((_, body)) if body.contains("NoSuchEntity") => None,
-        Err((status, body)) => panic!("GetRolePolicy: HTTP {status}: {body}"),
+        Err(error) if error.contains("NoSuchEntity") => None,
+        Err(error) => panic!("{error}"),
     }
 }
 
