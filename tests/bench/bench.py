@@ -733,7 +733,7 @@ def measure_function(function: str, source: Path, binary: Path, scenario, args, 
         try:
             env = scenario.seed()
             seeded = len(scenario.emulator.requests()) if run == 0 else 0
-            process = FunctionProcess(binary, function, endpoint, env, log_path)
+            process = FunctionProcess(binary, function, endpoint, {**env, **args.extra_env}, log_path)
             request_id, event = scenario.event()
             invocation = process.submit(event, request_id)
             process.start()
@@ -765,7 +765,7 @@ def measure_function(function: str, source: Path, binary: Path, scenario, args, 
 
     # Warm: one process, one untimed first invocation, then --warm-runs timed ones.
     env = scenario.seed()
-    process = FunctionProcess(binary, function, endpoint, env, log_path)
+    process = FunctionProcess(binary, function, endpoint, {**env, **args.extra_env}, log_path)
     warm = []
     try:
         request_id, event = scenario.event()
@@ -976,7 +976,7 @@ def print_report(results: dict, previous: dict | None) -> None:
     out.append("")
     out.append(f"corebound bench  profile={results['profile']}  commit={(results['git'] or {}).get('commit', '?')[:12]}"
                f"{'+dirty' if (results['git'] or {}).get('dirty') else ''}  {results['date']}  nproc={results['machine']['nproc']}"
-               f"  load={results['machine']['loadavg_at_start']}")
+               f"  load={results['machine']['loadavg_at_start']} -> {results['machine'].get('loadavg_after_measuring')}")
     out.append("")
     header = f"{'function':<16}{'cold median':>12}{'p90':>8}{'min':>8}{'max':>8}{'init':>8}{'1st inv':>8}{'warm med':>10}{'RSS cold':>10}{'RSS warm':>10}{'binary':>12}"
     out.append(header + "    targets: cold < 50 ms, RSS < 24 MiB")
@@ -1129,10 +1129,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--package-arch", default="arm64,x86_64", help="architectures for cargo lambda (arm64,x86_64)")
     parser.add_argument("--python", default=os.environ.get("COREBOUND_PYTHON") or sys.executable,
                         help="interpreter for the emulator (default: $COREBOUND_PYTHON, else this one)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for every function process (repeatable), for experiments")
     parser.add_argument("--output", type=Path, help="results file (default: <target-dir>/bench/results.json)")
     args = parser.parse_args(argv)
     if args.cold_runs < 1 or args.warm_runs < 1:
         parser.error("--cold-runs and --warm-runs must be at least 1")
+    try:
+        args.extra_env = dict(item.split("=", 1) for item in args.env)
+    except ValueError:
+        parser.error("--env takes NAME=VALUE")
     functions = [f.strip() for f in args.functions.split(",") if f.strip()]
     unknown = sorted(set(functions) - set(FUNCTIONS))
     if unknown:
@@ -1158,7 +1164,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "profile": args.profile if not args.bin_dir else f"{args.profile} (bin-dir {args.bin_dir})",
         "rustc": command_version("rustc", "--version"),
-        "settings": {"cold_runs": args.cold_runs, "warm_runs": args.warm_runs, "burst": args.burst, "target_dir": str(target_dir)},
+        "settings": {"cold_runs": args.cold_runs, "warm_runs": args.warm_runs, "burst": args.burst, "target_dir": str(target_dir),
+                     "extra_env": args.extra_env},
         "targets": {"cold_start_ms": TARGET_COLD_MS, "peak_rss_kib": TARGET_RSS_KIB, "arm64_zip_bytes": TARGET_ZIP_BYTES},
         "functions": {},
         "notes": [],
@@ -1215,6 +1222,12 @@ def main(argv: list[str] | None = None) -> int:
         responses.close()
         emulator.stop()
 
+    # The load while measuring (the package builds below load the machine themselves).
+    load_now = os.getloadavg()[0]
+    results["machine"]["loadavg_after_measuring"] = [round(x, 2) for x in os.getloadavg()]
+    if load_now > (os.cpu_count() or 1) * 0.5:
+        results["notes"].append(f"the machine was busy while measuring (1-min load {load_now:.1f} on {os.cpu_count()} cores): timings are inflated")
+
     if args.skip_package:
         results["packages"] = {"skipped": "--skip-package"}
     else:
@@ -1223,10 +1236,6 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.profile == "debug":
         results["notes"].append("debug profile: timings and sizes are not representative; use the release profile for the real numbers")
-    load_now = os.getloadavg()[0]
-    if load_now > (os.cpu_count() or 1) * 0.5:
-        results["notes"].append(f"the machine was busy (1-min load {load_now:.1f} on {os.cpu_count()} cores): timings are inflated")
-
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.is_file():
         shutil.copyfile(output, output.with_name(output.stem + ".prev.json"))
