@@ -209,6 +209,21 @@ impl LambdaProcess {
         self.output.lock().unwrap().clone()
     }
 
+    /// Wait until the output contains `needle`: log lines travel through a pipe and may
+    /// arrive a moment after the invocation result. Returns whether it appeared in time.
+    pub fn wait_for_output(&self, needle: &str, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        loop {
+            if self.output().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// The JSON log lines written so far.
     pub fn log_records(&self) -> Vec<Value> {
         self.output()

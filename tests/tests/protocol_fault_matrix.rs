@@ -239,7 +239,10 @@ fn a_4xx_at_the_response_url_is_final() {
     );
     assert_eq!(capture.deliveries().len(), 1, "a 403 is not retried");
     assert!(capture.accepted().is_empty());
-    assert!(f.output().contains("HTTP 403"), "the refusal is logged");
+    assert!(
+        f.wait_for_output("HTTP 403", Duration::from_secs(5)),
+        "the refusal is logged"
+    );
 }
 
 #[test]
@@ -321,6 +324,11 @@ fn every_log_line_of_a_request_carries_its_identity() {
             &request("Create", behaviour, &capture.url()),
             Duration::from_secs(30),
         );
+    }
+    // Log lines travel through a pipe: wait until all three deliveries are logged.
+    let until = Instant::now() + Duration::from_secs(5);
+    while f.output().matches("response delivered").count() < 3 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
     }
     let records = f.log_records();
     let answers = records

@@ -317,6 +317,8 @@ fn run() -> Vec<String> {
     );
     print_change("topic", &before_topic, &after_topic);
     print_change("queue", &before_queue, &after_queue);
+    // Audit lines travel through a pipe; the queue's encryption record is the last one.
+    remediator.wait_for_output("sqs_queue_key", Duration::from_secs(5));
     let audits: Vec<Value> = remediator
         .log_records()
         .into_iter()
