@@ -321,6 +321,24 @@ pub mod fixtures {
         tag_list(&listed["Tags"])
     }
 
+    /// Query-protocol tags: `Tags.member.N.Key` / `Tags.member.N.Value`.
+    fn push_member_tags(params: &mut Vec<(String, String)>, tags: &[(&str, &str)]) {
+        for (index, (key, value)) in tags.iter().enumerate() {
+            params.push((format!("Tags.member.{}.Key", index + 1), key.to_string()));
+            params.push((
+                format!("Tags.member.{}.Value", index + 1),
+                value.to_string(),
+            ));
+        }
+    }
+
+    fn borrowed(params: &[(String, String)]) -> Vec<(&str, &str)> {
+        params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
     /// An SNS topic with optional attributes (e.g. `KmsMasterKeyId`) and tags; returns its ARN.
     pub fn create_topic(
         emu: &Emulator,
@@ -339,17 +357,8 @@ pub mod fixtures {
                 value.to_string(),
             ));
         }
-        for (index, (key, value)) in tags.iter().enumerate() {
-            params.push((format!("Tags.member.{}.Key", index + 1), key.to_string()));
-            params.push((
-                format!("Tags.member.{}.Value", index + 1),
-                value.to_string(),
-            ));
-        }
-        let params: Vec<(&str, &str)> = params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        push_member_tags(&mut params, tags);
+        let params = borrowed(&params);
         let xml = must(query(emu, "sns", "CreateTopic", &params));
         xml_text(&xml, "TopicArn").expect("CreateTopic returns TopicArn")
     }
@@ -584,17 +593,8 @@ pub mod fixtures {
             ("RoleName".into(), name.into()),
             ("AssumeRolePolicyDocument".into(), trust.into()),
         ];
-        for (index, (key, value)) in tags.iter().enumerate() {
-            params.push((format!("Tags.member.{}.Key", index + 1), key.to_string()));
-            params.push((
-                format!("Tags.member.{}.Value", index + 1),
-                value.to_string(),
-            ));
-        }
-        let params: Vec<(&str, &str)> = params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        push_member_tags(&mut params, tags);
+        let params = borrowed(&params);
         let xml = must(query(emu, "iam", "CreateRole", &params));
         xml_text(&xml, "Arn").expect("CreateRole returns the role ARN")
     }
