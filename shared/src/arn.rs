@@ -98,6 +98,17 @@ impl fmt::Display for MemoryArn {
     }
 }
 
+/// Check an entry of `EndpointNames` (not an ARN: callers say how to give the name instead):
+/// no wildcards, and the AgentCore endpoint name pattern.
+pub fn check_endpoint_name(name: &str) -> Result<(), String> {
+    reject_wildcards(name)?;
+    if is_endpoint_name(name) {
+        Ok(())
+    } else {
+        Err("an endpoint name: a letter, then up to 47 letters, digits or _ (e.g. DEFAULT)".into())
+    }
+}
+
 /// Whether `name` is a valid runtime endpoint name (`DEFAULT` or a name given at creation).
 pub fn is_endpoint_name(name: &str) -> bool {
     let mut chars = name.chars();

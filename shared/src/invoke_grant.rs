@@ -52,15 +52,8 @@ pub(crate) fn invoke_grant(request: &Request, stack: &StackLocation) -> Result<G
                 "an endpoint's name (e.g. DEFAULT), not its ARN: the endpoint ARNs are derived from RuntimeArn",
             ));
         }
-        arn::reject_wildcards(name)
+        arn::check_endpoint_name(name)
             .map_err(|rule| Error::invalid("EndpointNames", quoted(name), rule))?;
-        if !arn::is_endpoint_name(name) {
-            return Err(Error::invalid(
-                "EndpointNames",
-                quoted(name),
-                "an endpoint name: a letter, then up to 47 letters, digits or _ (e.g. DEFAULT)",
-            ));
-        }
         let endpoint = runtime.endpoint_arn(name);
         if !resources.contains(&endpoint) {
             resources.push(endpoint);

@@ -77,15 +77,8 @@ impl RuntimePolicySpec {
                 };
                 return Err(Error::invalid("EndpointNames", quoted(name), rule));
             }
-            arn::reject_wildcards(name)
+            arn::check_endpoint_name(name)
                 .map_err(|rule| Error::invalid("EndpointNames", quoted(name), rule))?;
-            if !arn::is_endpoint_name(name) {
-                return Err(Error::invalid(
-                    "EndpointNames",
-                    quoted(name),
-                    "an endpoint name: a letter, then up to 47 letters, digits or _ (e.g. DEFAULT)",
-                ));
-            }
         }
         let endpoint_names = dedup(endpoint_names);
 
