@@ -4,6 +4,7 @@
 //! tag and encryption rules, the CloudFormation custom-resource protocol); the functions
 //! under `functions/` stay thin and only wire AWS clients to it.
 
+pub mod agentcore_actions;
 pub mod arn;
 pub mod aws;
 pub mod custom_resource;
@@ -15,5 +16,6 @@ pub mod memory_grant;
 pub mod policy_document;
 pub mod remediation;
 pub mod runtime_policy;
+pub mod scope;
 
 pub use error::{Error, Result};

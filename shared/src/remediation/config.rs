@@ -222,26 +222,9 @@ fn parse_mode(raw: Option<String>) -> Result<Mode, ConfigError> {
     }
 }
 
-/// A pattern made only of wildcards would claim (and re-encrypt) every resource in the
-/// account, other projects' included, so it is refused.
 fn parse_scope_patterns(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
-    let expected = "comma-separated name globs using * and ? (e.g. myapp-*,LPMA_MyApp_*), \
-        at least one, none made only of wildcards";
-    let patterns: Vec<String> = raw
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|pattern| !pattern.is_empty())
-        .map(str::to_string)
-        .collect();
-    let claims_everything = patterns
-        .iter()
-        .any(|pattern| pattern.chars().all(|c| c == '*' || c == '?'));
-    if patterns.is_empty() || claims_everything {
-        return Err(error("SCOPE_PATTERNS", raw.as_deref(), expected));
-    }
-    Ok(patterns)
+    crate::scope::parse_patterns(raw.as_deref().unwrap_or_default())
+        .map_err(|expected| error("SCOPE_PATTERNS", raw.as_deref(), expected))
 }
 
 fn check_sns_topic_arn(arn: &str) -> Result<String, ConfigError> {

@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+pub use crate::scope::in_scope;
+
 use super::config::{arn_parts, RemediationConfig};
 use super::event::{Actor, CreateEvent, ResourceKind, ResourceRef};
 use super::plan::{EncryptionChange, EncryptionState, Finding, S3DefaultEncryption};
@@ -100,41 +102,6 @@ fn role_identity(arn: &str) -> Option<(&str, &str, &str)> {
         _ => return None,
     };
     (!name.is_empty()).then_some((partition, account, name))
-}
-
-/// True when `name` matches any of the globs (`*` any run, `?` one character;
-/// case-sensitive, like the ARN patterns of the key policy derived from the same parameter).
-pub fn in_scope(name: &str, patterns: &[String]) -> bool {
-    patterns.iter().any(|pattern| glob_match(pattern, name))
-}
-
-/// Iterative wildcard match that backtracks only to the last `*` (no recursion).
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == '?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((star_p, star_t)) => {
-                    p = star_p + 1;
-                    t = star_t + 1;
-                    star = Some((star_p, star_t + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == '*')
 }
 
 /// The required tags whose key is absent from `current`.
@@ -502,37 +469,6 @@ mod tests {
         ];
         for (reason, text) in cases {
             assert_eq!(reason.to_string(), text);
-        }
-    }
-
-    #[test]
-    fn glob_matching() {
-        let cases = [
-            ("corebound-demo-*", "corebound-demo-alerts", true),
-            ("corebound-demo-*", "corebound-demo-", true),
-            ("corebound-demo-*", "corebound-demo", false),
-            ("corebound-demo-*", "Corebound-demo-alerts", false),
-            ("corebound-demo-*", "x-corebound-demo-alerts", false),
-            ("LPMA_Demo_*", "LPMA_Demo_AgentRuntime", true),
-            ("LPMA_Demo_*", "LPMA_Other_AgentRuntime", false),
-            ("*-jobs", "corebound-demo-jobs", true),
-            ("a?c", "abc", true),
-            ("a?c", "ac", false),
-            ("a*b*c", "axxbyyc", true),
-            ("a*b*c", "axxbyy", false),
-            ("*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
-            (
-                "/aws/lambda/corebound-demo-*",
-                "/aws/lambda/corebound-demo-fn",
-                true,
-            ),
-            ("corebound-demo-*", "corebound-demo-a/b", true),
-            ("exact", "exact", true),
-            ("exact", "exactly", false),
-            ("dé*", "démo", true),
-        ];
-        for (pattern, name, expected) in cases {
-            assert_eq!(glob_match(pattern, name), expected, "{pattern} vs {name}");
         }
     }
 
