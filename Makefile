@@ -6,16 +6,24 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
+# Template linters (cfn-lint, checkov) live in their own venv: checkov pins a boto3 that the
+# emulator's pinned moto/boto3 cannot share.
+LINT_VENV ?= .venv-lint
+LINT_PYTHON := $(LINT_VENV)/bin/python
 export COREBOUND_PYTHON := $(abspath $(PYTHON))
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: setup test test-rust test-python lint demo bench clean
+.PHONY: setup test test-rust test-python test-templates lint demo bench clean
 
-## Python venv with the pinned local AWS emulator (moto) and cfn-lint.
-setup: $(VENV)/.installed
-$(VENV)/.installed: tests/emulator/requirements.txt tests/requirements.txt
+## Python venvs: the pinned local AWS emulator (moto), and the template linters (cfn-lint, checkov).
+setup: $(VENV)/.installed $(LINT_VENV)/.installed
+$(VENV)/.installed: tests/emulator/requirements.txt
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt -r tests/requirements.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt
+	touch $@
+$(LINT_VENV)/.installed: tests/requirements.txt
+	python3 -m venv $(LINT_VENV)
+	$(LINT_PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
 ## Everything CI runs: formatting, clippy, Rust unit and end-to-end tests, emulator and template tests.
@@ -25,9 +33,12 @@ test-rust: setup
 	cargo build --workspace --bins
 	cargo test --workspace
 
-test-python: setup
+test-python: setup test-templates
 	$(PYTHON) -m unittest discover -s tests/emulator -p 'test_*.py'
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m unittest discover -s tests/template -p 'test_*.py'
+
+## cfn-lint and checkov (0 failed) on template.yaml and examples/, and the reviewer's checks.
+test-templates: setup
+	PATH="$(abspath $(LINT_VENV))/bin:$$PATH" $(LINT_PYTHON) -m unittest discover -s tests/template -p 'test_*.py'
 
 lint:
 	cargo fmt --all -- --check
@@ -47,4 +58,4 @@ bench: setup
 	$(PYTHON) tests/bench/bench.py --target-dir "$(TARGET_DIR)"
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(LINT_VENV)

@@ -70,6 +70,13 @@ SAMPLE_PARAMETERS = {
     "ScopePatterns": "corebound-demo-*,corebound_demo_*,LPMA_Demo_*",
     "RemediationMode": "report",
     "LogRetentionInDays": "365",
+    "AllowedPrincipalAccounts": "",
+    "ServiceTokenInvokerArn": "",
+    "CustomResourceConcurrency": "10",
+    "RemediatorConcurrency": "5",
+    # CommaDelimitedList parameters arrive as lists; an empty default is [""].
+    "SubnetIds": [""],
+    "SecurityGroupIds": [""],
 }
 EXTERNAL_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -85,6 +92,9 @@ CUSTOM_RESOURCE_PROPERTIES = {
         "RoleName", "RuntimeArn", "EndpointNames", "PolicyName", "RequireReady", "Verify",
     },
 }
+# CloudFormation's own property of every custom resource (1-3600 s, default 3600), passed in
+# ResourceProperties and accepted by every corebound function (issue 17 item 2).
+CLOUDFORMATION_PROPERTIES = {"ServiceToken", "ServiceTimeout"}
 SERVICE_TOKEN_OUTPUTS = {
     "Custom::AgentCoreRuntimePolicy": ("RuntimePolicyServiceToken", "RuntimePolicyFunction"),
     "Custom::AgentCoreMemoryGrant": ("MemoryGrantServiceToken", "MemoryGrantFunction"),
@@ -127,16 +137,30 @@ def walk(node, path=()):
             yield from walk(value, path + (str(index),))
 
 
+def unwrap_if(statement):
+    """The statements an element of a Statement list stands for: both branches of an Fn::If
+    (without AWS::NoValue), or the statement itself."""
+    if isinstance(statement, dict) and set(statement) == {"Fn::If"}:
+        _, when_true, when_false = statement["Fn::If"]
+        return [
+            branch for branch in (when_true, when_false)
+            if branch != {"Ref": "AWS::NoValue"}
+        ]
+    return [statement]
+
+
 def policy_statements(template: dict):
     """Yields (where, statement) for every statement of every policy document in the template:
-    role policies, key policies, topic and queue policies, trust policies alike."""
+    role policies, key policies, topic and queue policies, trust policies alike (both branches
+    of a conditional statement)."""
     for path, node in walk(template.get("Resources", {})):
         if isinstance(node, dict) and "Statement" in node:
             statements = node["Statement"]
-            for index, statement in enumerate(
+            for index, element in enumerate(
                 statements if isinstance(statements, list) else [statements]
             ):
-                yield "/".join(path + ("Statement", str(index))), statement
+                for statement in unwrap_if(element):
+                    yield "/".join(path + ("Statement", str(index))), statement
 
 
 def as_list(value):
@@ -549,9 +573,10 @@ class FunctionContract(_Templates):
         self.assertEqual(target["Arn"], {"Fn::GetAtt": ["RemediatorFunction", "Arn"]})
         self.assertIn("RetryPolicy", target, "the rule target needs a retry policy")
         self.assertEqual(target["DeadLetterConfig"]["Arn"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
-        on_failure = self.resources["RemediatorFunction"]["Properties"]["EventInvokeConfig"][
-            "DestinationConfig"]["OnFailure"]
-        self.assertEqual(on_failure, {"Type": "SQS", "Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}})
+        self.assertEqual(
+            self.resources["RemediatorFunction"]["Properties"]["DeadLetterQueue"],
+            {"Type": "SQS", "TargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}},
+        )
         alarms = [
             alarm["Properties"] for alarm in self.of_type("AWS::CloudWatch::Alarm").values()
             if alarm["Properties"].get("Dimensions", [{}])[0].get("Value")
@@ -579,16 +604,14 @@ class KeyPolicy(_Templates):
         }
         expected = {
             ("SnsServiceForScopeFamily", "ArnLike", "aws:SourceArn"): family("arn:*:sns:*:*:"),
-            ("SnsViaServiceForScopeFamily", "StringLike", "kms:EncryptionContext:aws:sns:topicArn"):
-                family("arn:*:sns:*:*:"),
-            ("SqsViaServiceForScopeFamily", "StringLike", "kms:EncryptionContext:aws:sqs:arn"):
+            ("ServiceDeliveriesToScopeFamilyQueues", "StringLike", "kms:EncryptionContext:aws:sqs:arn"):
                 family("arn:*:sqs:*:*:"),
+            ("ServiceDeliveriesToScopeFamilyTopics", "StringLike", "kms:EncryptionContext:aws:sns:topicArn"):
+                family("arn:*:sns:*:*:"),
             ("LogsForScopeFamily", "StringLike", "kms:EncryptionContext:aws:logs:arn"):
                 family("arn:*:logs:*:*:log-group:"),
-            ("SecretsManagerViaServiceForScopeFamily", "StringLike", "kms:EncryptionContext:SecretARN"):
-                family("arn:*:secretsmanager:*:*:secret:", "-??????"),
-            ("S3ViaServiceForScopeFamily", "StringLike", "kms:EncryptionContext:aws:s3:arn"):
-                family("arn:*:s3:::") + family("arn:*:s3:::", "/*"),
+            ("AgentCoreForScopeFamilyMemories", "ArnLike", "aws:SourceArn"):
+                family("arn:*:bedrock-agentcore:*:*:memory/", "-??????????"),
         }
         for (sid, operator, key), values in expected.items():
             with self.subTest(statement=sid):
@@ -600,10 +623,10 @@ class KeyPolicy(_Templates):
             "FixLogGroups": family("arn:*:logs:*:*:log-group:") + family("arn:*:logs:*:*:log-group:", ":*"),
             "FixSecrets": family("arn:*:secretsmanager:*:*:secret:", "-??????"),
             "FixBuckets": family("arn:*:s3:::"),
-            "FixRoles": family("arn:*:iam::*:role/") + family("arn:*:iam::*:role/*/"),
+            "FixRoles": family("arn:*:iam::*:role/"),
             "FixAgentCore": family("arn:*:bedrock-agentcore:*:*:runtime/", "-??????????")
             + family("arn:*:bedrock-agentcore:*:*:memory/", "-??????????")
-            + family("arn:*:bedrock-agentcore:*:*:gateway/", "-*"),
+            + [p.lower() for p in family("arn:*:bedrock-agentcore:*:*:gateway/", "-??????????")],
         }
         for sid, resources in same_family.items():
             with self.subTest(remediator_statement=sid):
@@ -636,14 +659,14 @@ class KeyPolicy(_Templates):
             ),
             "FixBuckets": (["arn:aws:s3:::corebound-demo-artifacts"], ["arn:aws:s3:::other-artifacts"]),
             "FixRoles": (
-                ["arn:aws:iam::123456789012:role/LPMA_Demo_AgentCoreRuntime",
-                 "arn:aws:iam::123456789012:role/service-role/LPMA_Demo_Dispatcher"],
+                ["arn:aws:iam::123456789012:role/LPMA_Demo_AgentCoreRuntime"],
                 ["arn:aws:iam::123456789012:role/LPMA_Other_Role"],
             ),
             "FixAgentCore": (
                 [f"arn:aws:bedrock-agentcore:{here}:runtime/corebound_demo_agent-a1B2c3D4e5",
                  f"arn:aws:bedrock-agentcore:{here}:memory/corebound_demo_memory-a1B2c3D4e5",
-                 f"arn:aws:bedrock-agentcore:{here}:gateway/corebound-demo-gateway-abcdefghij"],
+                 f"arn:aws:bedrock-agentcore:{here}:gateway/corebound-demo-gateway-abcdefghij",
+                 f"arn:aws:bedrock-agentcore:{here}:gateway/lpma_demo_gateway-abcdefghij"],
                 [f"arn:aws:bedrock-agentcore:{here}:runtime/other_agent-a1B2c3D4e5",
                  f"arn:aws:bedrock-agentcore:{here}:runtime/corebound_demo_agent"],
             ),
@@ -671,16 +694,12 @@ class KeyPolicy(_Templates):
                         any(iam_match(p, arn) for p in patterns), f"{sid} covers {arn}, outside ScopePatterns"
                     )
         key_policy_cases = {
-            ("SnsViaServiceForScopeFamily", "kms:EncryptionContext:aws:sns:topicArn"):
+            ("ServiceDeliveriesToScopeFamilyTopics", "kms:EncryptionContext:aws:sns:topicArn"):
                 cases["FixTopics"],
-            ("SqsViaServiceForScopeFamily", "kms:EncryptionContext:aws:sqs:arn"): cases["FixQueues"],
+            ("ServiceDeliveriesToScopeFamilyQueues", "kms:EncryptionContext:aws:sqs:arn"):
+                cases["FixQueues"],
             ("LogsForScopeFamily", "kms:EncryptionContext:aws:logs:arn"):
                 ([cases["FixLogGroups"][0][0]], cases["FixLogGroups"][1]),
-            ("SecretsManagerViaServiceForScopeFamily", "kms:EncryptionContext:SecretARN"):
-                cases["FixSecrets"],
-            ("S3ViaServiceForScopeFamily", "kms:EncryptionContext:aws:s3:arn"):
-                (["arn:aws:s3:::corebound-demo-artifacts", "arn:aws:s3:::corebound-demo-artifacts/a/b.json"],
-                 ["arn:aws:s3:::other-artifacts/a.json"]),
         }
         for (sid, key), (admitted, refused) in key_policy_cases.items():
             patterns = statements[sid]["Condition"]["StringLike"][key]
@@ -783,7 +802,7 @@ class Examples(_Templates):
                 if known is None:
                     continue
                 with self.subTest(file=file, resource=name):
-                    unknown = set(resource["Properties"]) - known - {"ServiceToken"}
+                    unknown = set(resource["Properties"]) - known - CLOUDFORMATION_PROPERTIES
                     self.assertEqual(unknown, set(), f"{file}: {name} has undocumented properties")
 
     def test_grants_follow_the_runtime_and_memory_by_getatt(self):
