@@ -74,6 +74,7 @@ SAMPLE_PARAMETERS = {
     "ServiceTokenInvokerArn": "",
     "CustomResourceConcurrency": "10",
     "RemediatorConcurrency": "5",
+    "DeferralDelaySeconds": "120",
     # CommaDelimitedList parameters arrive as lists; an empty default is [""].
     "SubnetIds": [""],
     "SecurityGroupIds": [""],
@@ -108,13 +109,15 @@ FUNCTIONS = {
 }
 REMEDIATOR_ENVIRONMENT = {
     "REQUIRED_TAGS", "KMS_KEY_ARN", "MODE", "SCOPE_PATTERNS", "ALERT_TOPIC_ARN",
-    "REQUIRED_ROLE_PREFIX", "SELF_ROLE_ARN", "OPT_OUT_TAG",
+    "REQUIRED_ROLE_PREFIX", "SELF_ROLE_ARN", "OPT_OUT_TAG", "DEFERRAL_QUEUE_URL",
+    "DEFERRAL_DELAY_SECONDS",
 }
 REMEDIATOR_EVENTS = {
     "sns.amazonaws.com": {"CreateTopic"},
     "sqs.amazonaws.com": {"CreateQueue"},
     "logs.amazonaws.com": {"CreateLogGroup"},
-    "s3.amazonaws.com": {"CreateBucket"},
+    # S3 only: a provisioning tool's own tag and encryption calls after CreateBucket.
+    "s3.amazonaws.com": {"CreateBucket", "PutBucketTagging", "PutBucketEncryption"},
     "secretsmanager.amazonaws.com": {"CreateSecret"},
     "iam.amazonaws.com": {"CreateRole"},
     "kms.amazonaws.com": {"CreateKey"},
