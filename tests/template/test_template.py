@@ -823,5 +823,172 @@ class Examples(_Templates):
                             )
 
 
+class Lifecycle(_Templates):
+    """Issue 17 item 1: a failed first deployment leaves nothing behind that blocks the retry."""
+
+    def test_nothing_is_retained_when_the_stack_creation_fails(self):
+        for file, template in self.all_templates():
+            for name, resource in template["Resources"].items():
+                with self.subTest(file=file, resource=name):
+                    self.assertNotEqual(
+                        resource.get("DeletionPolicy"), "Retain",
+                        f"{file}: {name} has DeletionPolicy Retain, which also keeps it when the "
+                        "first create rolls back: the retry then fails with 'already exists'",
+                    )
+
+    def test_the_key_and_log_groups_outlive_the_stack_once_created(self):
+        kept = ["ProjectKey", *self.of_type("AWS::Logs::LogGroup")]
+        for name in kept:
+            with self.subTest(resource=name):
+                self.assertEqual(self.resources[name].get("DeletionPolicy"), "RetainExceptOnCreate")
+                self.assertEqual(self.resources[name].get("UpdateReplacePolicy"), "Retain")
+
+
+class LambdaLimits(_Templates):
+    """Issue 11 item 11: what the scanner asks of each function, done as a real control."""
+
+    def test_every_function_has_reserved_concurrency_from_a_parameter(self):
+        for name, function in self.of_type("AWS::Serverless::Function").items():
+            with self.subTest(function=name):
+                reserved = function["Properties"].get("ReservedConcurrentExecutions")
+                self.assertIsInstance(reserved, dict, f"{name}: ReservedConcurrentExecutions must be !Ref <parameter>")
+                parameter = self.template["Parameters"][reserved["Ref"]]
+                self.assertEqual(parameter["Type"], "Number")
+                self.assertGreaterEqual(parameter["MinValue"], 1, "0 would stop the function")
+                self.assertGreaterEqual(int(parameter["Default"]), parameter["MinValue"])
+                self.assertLessEqual(int(parameter["Default"]), 10, "a sane default caps a runaway loop")
+        pollers = self.resources["DeferralQueueEvents"]["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+        remediator = self.template["Parameters"]["RemediatorConcurrency"]
+        self.assertGreater(remediator["MinValue"], pollers,
+                           "the deferral queue's pollers must leave room for EventBridge's events")
+
+    def test_every_function_sends_failed_asynchronous_events_to_the_encrypted_dead_letter_queue(self):
+        render = self.rendered()
+        for name, function in self.of_type("AWS::Serverless::Function").items():
+            with self.subTest(function=name):
+                self.assertEqual(
+                    function["Properties"].get("DeadLetterQueue"),
+                    {"Type": "SQS", "TargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}},
+                )
+                self.assertNotIn("DestinationConfig", function["Properties"].get("EventInvokeConfig", {}),
+                                 "one failure path: a destination as well would duplicate every dead letter")
+                role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+                statements = [
+                    st for _, st in policy_statements({"Resources": {role: self.resources[role]}})
+                    if st.get("Effect") == "Allow"
+                ]
+                self.assertTrue(any(
+                    "sqs:SendMessage" in as_list(st["Action"])
+                    and render(st["Resource"]) == "<DeadLetterQueue.Arn>" for st in statements
+                ), f"{role} cannot send to the dead-letter queue")
+                self.assertTrue(any(
+                    "kms:GenerateDataKey" in as_list(st["Action"])
+                    and render(st["Resource"]) == "<ProjectKey.Arn>" for st in statements
+                ), f"{role} cannot encrypt a dead letter with the CMK")
+
+    def test_vpc_attachment_is_optional_and_complete_when_set(self):
+        subnets = ["subnet-0a1b2c3d4e5f60718"]
+        groups = ["sg-0a1b2c3d4e5f60718"]
+        off, on = self.rendered(), self.rendered(SubnetIds=subnets, SecurityGroupIds=groups)
+        self.assertFalse(off.conditions["UseVpc"])
+        self.assertTrue(on.conditions["UseVpc"])
+        for name, function in self.of_type("AWS::Serverless::Function").items():
+            with self.subTest(function=name):
+                self.assertNotIn("VpcConfig", off(function["Properties"]))
+                self.assertEqual(on(function["Properties"])["VpcConfig"],
+                                 {"SubnetIds": subnets, "SecurityGroupIds": groups})
+                role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+                rendered_policy = lambda render: [  # noqa: E731
+                    st for policy in render(self.resources[role]["Properties"]["Policies"])
+                    for st in policy["PolicyDocument"]["Statement"]
+                ]
+                actions_on = {a for st in rendered_policy(on) for a in as_list(st["Action"])}
+                actions_off = {a for st in rendered_policy(off) for a in as_list(st["Action"])}
+                eni = {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+                       "ec2:DescribeNetworkInterfaces", "ec2:AssignPrivateIpAddresses",
+                       "ec2:UnassignPrivateIpAddresses"}
+                self.assertTrue(eni <= actions_on, f"{role} lacks {eni - actions_on} in a VPC")
+                self.assertFalse(any(a.startswith("ec2:") for a in actions_off),
+                                 f"{role} has EC2 permissions without a VPC")
+
+
+class KeyPolicyForServices(_Templates):
+    """Issue 11 items 9 and 11, issue 17 item 4: the created key's policy."""
+
+    def statements(self, **overrides):
+        render = self.rendered(**overrides)
+        policy = render(self.resources["ProjectKey"]["Properties"]["KeyPolicy"])
+        return {statement["Sid"]: statement for statement in policy["Statement"]}
+
+    def test_no_statement_allows_a_wildcard_principal(self):
+        for sid, statement in self.statements().items():
+            with self.subTest(statement=sid):
+                principal = statement["Principal"]
+                values = as_list(principal) if isinstance(principal, str) else [
+                    v for values in principal.values() for v in as_list(values)
+                ]
+                if statement["Effect"] == "Allow":
+                    self.assertNotIn("*", values, f"{sid} allows any principal")
+
+    def test_aws_services_may_deliver_into_family_queues_and_topics(self):
+        statements = self.statements()
+        delivering = {
+            "ServiceDeliveriesToScopeFamilyQueues": (
+                {"events.amazonaws.com", "s3.amazonaws.com", "sns.amazonaws.com"},
+                "kms:EncryptionContext:aws:sqs:arn", "arn:aws:sqs:us-east-1:123456789012:corebound-demo-jobs"),
+            "ServiceDeliveriesToScopeFamilyTopics": (
+                {"events.amazonaws.com", "s3.amazonaws.com", "cloudwatch.amazonaws.com"},
+                "kms:EncryptionContext:aws:sns:topicArn", "arn:aws:sns:us-east-1:123456789012:corebound-demo-alerts"),
+        }
+        for sid, (services, key, arn) in delivering.items():
+            with self.subTest(statement=sid):
+                statement = statements[sid]
+                self.assertEqual(set(as_list(statement["Principal"]["Service"])), services)
+                self.assertTrue({"kms:Decrypt", "kms:GenerateDataKey"} <= set(statement["Action"]))
+                self.assertEqual(statement["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012")
+                patterns = statement["Condition"]["StringLike"][key]
+                self.assertTrue(any(iam_match(p, arn) for p in patterns))
+                self.assertFalse(any(iam_match(p, arn.replace("corebound-demo", "payments")) for p in patterns))
+
+    def test_agentcore_may_use_the_key_for_family_memories_only(self):
+        statement = self.statements()["AgentCoreForScopeFamilyMemories"]
+        self.assertEqual(statement["Principal"], {"Service": "bedrock-agentcore.amazonaws.com"})
+        self.assertEqual(statement["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012")
+        patterns = statement["Condition"]["ArnLike"]["aws:SourceArn"]
+        memory = "arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/corebound_demo_memory-a1B2c3D4e5"
+        self.assertTrue(any(iam_match(p, memory) for p in patterns))
+        self.assertFalse(any(iam_match(p, memory.replace("corebound_demo", "payments")) for p in patterns))
+
+    def test_no_comment_claims_that_switching_breaks_no_publisher(self):
+        self.assertNotIn("breaks no publisher", TEMPLATE.read_text())
+
+
+class ExampleAgentStack(_Templates):
+    """Issue 17 items 2 and 4: what the example teaches a team."""
+
+    def test_every_custom_resource_sets_service_timeout(self):
+        for file, example in self.examples.items():
+            render = Renderer(example, {"CoreboundStackName": "corebound", "MemoryKmsKeyArn": "",
+                                        "CustomResourceTimeout": "300"})
+            for name, resource in example["Resources"].items():
+                if resource["Type"] not in CUSTOM_RESOURCE_PROPERTIES:
+                    continue
+                with self.subTest(file=file, resource=name):
+                    timeout = render(resource["Properties"].get("ServiceTimeout"))
+                    self.assertIsNotNone(timeout, f"{file}: {name} has no ServiceTimeout (default: 1 hour)")
+                    self.assertTrue(130 <= int(timeout) <= 3600,
+                                    "ServiceTimeout must exceed the functions' 120 s and stay within 3600 s")
+
+    def test_the_memory_is_encrypted_with_the_project_key_by_default(self):
+        for file, example in self.examples.items():
+            render = Renderer(example, {"CoreboundStackName": "corebound", "MemoryKmsKeyArn": "",
+                                        "CustomResourceTimeout": "300"})
+            for name, memory in example["Resources"].items():
+                if memory["Type"] != "AWS::BedrockAgentCore::Memory":
+                    continue
+                with self.subTest(file=file, memory=name):
+                    self.assertEqual(render(memory["Properties"]["EncryptionKeyArn"]),
+                                     "<import corebound-KmsKeyArn>")
+
 if __name__ == "__main__":
     unittest.main()
