@@ -16,7 +16,6 @@ A check may be skipped only inline, in a resource's Metadata, with a one-line ju
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 import subprocess
 import sys

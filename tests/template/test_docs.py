@@ -250,6 +250,27 @@ class Build(_Docs):
         self.assertIn('filter type = "audit"', alerts)
 
 
+class StatementsThatDisagreedWithTheCode(_Docs):
+    """Issue 17, "Docs that disagree with the code"."""
+
+    def test_readme_does_not_claim_the_cmk_for_resources_the_remediator_only_tags(self):
+        row = next(line for line in (ROOT / "README.md").read_text().splitlines()
+                   if line.startswith("| `remediator`"))
+        self.assertIn("only tagged", row)
+        self.assertNotIn("and the project CMK to new", row)
+
+    def test_deploy_guide_names_the_real_requirements_file(self):
+        deploy = DEPLOY.read_text()
+        self.assertNotIn("tests/template/requirements.txt", deploy)
+        self.assertIn("tests/requirements.txt", deploy)
+        self.assertTrue((ROOT / "tests" / "requirements.txt").is_file())
+
+    def test_runtime_policy_page_states_the_write_count_and_the_statement_id_cut(self):
+        page = (REFERENCE / "AgentCoreRuntimePolicy.md").read_text()
+        self.assertNotIn("repeated, at most 3 times", page)
+        self.assertIn("48 characters", page)
+
+
 class SamconfigEnvironments(_Docs):
     SAMPLE = {"<app>": "myapp", "<App>": "MyApp"}
 

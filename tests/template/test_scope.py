@@ -16,9 +16,7 @@ from __future__ import annotations
 import re
 import unittest
 
-from test_template import (
-    EXAMPLES, SAMPLE_PARAMETERS, Renderer, _Templates, as_list, iam_match, load,
-)
+from test_template import _Templates, as_list, iam_match
 
 HERE = "us-east-1:123456789012"
 ELSEWHERE_REGION = "eu-west-1:123456789012"
