@@ -13,6 +13,7 @@ pub mod iam_evaluation;
 pub mod invoke_grant;
 pub mod logging;
 pub mod memory_grant;
+pub mod policy_compare;
 pub mod policy_document;
 pub mod remediation;
 pub mod runtime_policy;
