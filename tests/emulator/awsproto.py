@@ -163,10 +163,9 @@ def _operation_name(request: AwsRequest) -> str | None:
 
 def s3_operation(request: AwsRequest) -> str:
     """Best-effort S3 operation name from method, path and sub-resource (path- or virtual-host style)."""
-    host = (request.header("Host") or "").rsplit(":", 1)[0]
-    path_style = host in ("", "localhost") or bool(_IPV4.match(host)) or host.startswith("s3")
+    host = request.header("Host") or ""
     parts = [p for p in request.path.split("/") if p]
-    if not path_style:
+    if not is_path_style_host(host) and not host.startswith("s3"):
         parts = [host.split(".", 1)[0]] + parts
     verb = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "HEAD": "Head", "POST": "Post"}.get(
         request.method, request.method.title()
@@ -186,6 +185,21 @@ def s3_operation(request: AwsRequest) -> str:
     if request.method == "GET":
         return "ListObjectsV2" if request.query.get("list-type") == ["2"] else "ListObjects"
     return {"Put": "CreateBucket"}.get(verb, f"{verb}Bucket")
+
+
+def is_path_style_host(host: str) -> bool:
+    """Whether moto's S3 reads the bucket from the path for this `Host` (moto's own rule in
+    `S3Response.subdomain_based_buckets`): no host, `localhost`, `host.docker.internal`, a name
+    without dots, or an IP address. Any other host is `<bucket>.<endpoint>` (virtual-hosted)."""
+    if host.startswith("["):  # [IPv6]:port
+        return True
+    name = host.rsplit(":", 1)[0]
+    return (
+        name == ""
+        or name.startswith(("localhost", "localstack", "host.docker.internal"))
+        or "." not in name
+        or bool(_IPV4.match(name))
+    )
 
 
 def unquoted_segments(raw_path: str) -> list[str]:

@@ -12,6 +12,8 @@ builds it) and routes on the SigV4 credential scope of each request:
 - `iam` with Action=SimulatePrincipalPolicy: scripted decisions (iam_simulation.py).
 - `logs` AssociateKmsKey / DisassociateKmsKey: applied to moto's log groups (logs_kms.py).
 - everything else: moto, unchanged.
+Unsigned path-style `PUT|GET /cloudformation-response/<name>` is the local stand-in for
+CloudFormation's ResponseURL (cfn_responses.py): it stores and shows the answers of custom resources.
 Every AWS request is recorded in a request log, and tests can inject faults; both, and the
 seeding of AgentCore resources, go through the JSON control API under /_corebound/ (see
 `ControlApi`). Account 123456789012; the region comes from the credential scope (default us-east-1).
@@ -34,9 +36,11 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+import fixed_ids
 import logs_kms
 from agentcore import AgentCore, NotSeeded, SeedError
 from awsproto import ACCOUNT_ID, AwsRequest, Response, error_for, parse_request
+from cfn_responses import CloudFormationResponses
 from iam_simulation import ScriptError, Simulator
 
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
@@ -134,12 +138,15 @@ class Emulator:
         self.simulator = Simulator()
         self.faults = Faults()
         self.log = RequestLog()
+        self.cfn_responses = CloudFormationResponses()
         self.control = ControlApi(self)
 
     def __call__(self, environ: dict, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_corebound/"):
             return _send(self.control.handle(environ), start_response)
+        if self.cfn_responses.claims(environ):  # not AWS: never logged, never faulted
+            return _send(self.cfn_responses.handle(environ), start_response)
         if path.startswith("/moto-api"):  # moto's own API (reset, recorder...): passed on, not logged
             return self.moto(environ, start_response)
 
@@ -180,12 +187,13 @@ class Emulator:
         self.simulator.reset()
         self.faults.clear()
         self.log.clear()
+        self.cfn_responses.reset()
 
 
 class ControlApi:
     """JSON control endpoints for tests and the demo (never logged); bodies are in README.md.
 
-    POST   /_corebound/reset                          moto and all emulator state
+    POST   /_corebound/reset                          moto and all emulator state (stored CloudFormation answers too)
     GET    /_corebound/requests                       {"requests": [{service, operation, method, path, status}]}
     POST   /_corebound/agentcore/runtimes             seed a runtime -> GetAgentRuntime shape + endpointArns
     POST   /_corebound/agentcore/runtimes/{id}/status {"status": ..., "failureReason"?} -> the runtime
@@ -194,6 +202,8 @@ class ControlApi:
     POST   /_corebound/agentcore/gateways             seed a gateway -> GetGateway shape
     GET    /_corebound/agentcore/policies             {arn: policy string} for every stored policy
     PUT    /_corebound/iam/simulation                 script SimulatePrincipalPolicy
+    POST   /_corebound/kms/keys                       a moto KMS key with a chosen id (fixed_ids.py)
+    POST   /_corebound/secretsmanager/secrets         a moto secret with a chosen ARN suffix
     POST   /_corebound/faults                         queue a fault; GET lists pending ones; DELETE clears
     """
 
@@ -224,6 +234,10 @@ class ControlApi:
                     return _control(200, self.emulator.agentcore.seed_gateway(spec))
                 case ("GET", ["agentcore", "policies"]):
                     return _control(200, self.emulator.agentcore.policies())
+                case ("POST", ["kms", "keys"]):
+                    return _control(200, fixed_ids.create_key(spec))
+                case ("POST", ["secretsmanager", "secrets"]):
+                    return _control(200, fixed_ids.create_secret(spec))
                 case ("PUT", ["iam", "simulation"]):
                     return _control(200, self.emulator.simulator.configure(spec))
                 case ("POST", ["faults"]):
