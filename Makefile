@@ -13,7 +13,7 @@ LINT_PYTHON := $(LINT_VENV)/bin/python
 export COREBOUND_PYTHON := $(abspath $(PYTHON))
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: setup test test-rust test-python test-templates lint demo bench clean
+.PHONY: setup test test-rust test-python test-templates lint demo local bench clean
 
 ## Python venvs: the pinned local AWS emulator (moto), and the template linters (cfn-lint, checkov).
 setup: $(VENV)/.installed $(LINT_VENV)/.installed
@@ -48,6 +48,16 @@ lint:
 demo: setup
 	cargo build --workspace --bins
 	"$(TARGET_DIR)/debug/demo"
+
+## Local AWS in the foreground, seeded with every resource events/ names; prints the `export`
+## lines for the shell that runs `cargo lambda watch` (README: "Run a function locally by hand").
+# LOCAL_PORT (default 4599: the port of the events' ResponseURLs), LOCAL_HOST (default
+# 127.0.0.1; 0.0.0.0 lets containers reach it, for `sam local invoke` on Linux).
+LOCAL_PORT ?= 4599
+LOCAL_HOST ?= 127.0.0.1
+local: setup
+	cargo build --quiet -p corebound-tests --bin local
+	"$(TARGET_DIR)/debug/local" --port "$(LOCAL_PORT)" --host "$(LOCAL_HOST)"
 
 ## Cold start, warm invocation, peak RSS, package size, remediation burst.
 # Package sizes need cargo-lambda (pinned in tests/bench/requirements.txt) and the arm64 target;

@@ -31,16 +31,22 @@ pub fn emulator() -> (MutexGuard<'static, ()>, &'static Emulator) {
 }
 
 impl Emulator {
+    /// On a free loopback port, its error output discarded.
     pub fn start() -> Self {
+        Self::start_at("127.0.0.1", 0, Stdio::null())
+    }
+
+    /// On `host:port` (port 0: a free one), its error output (tracebacks) sent to `stderr`.
+    pub fn start_at(host: &str, port: u16, stderr: Stdio) -> Self {
         let python = std::env::var("COREBOUND_PYTHON").unwrap_or_else(|_| "python3".into());
         let script = repo_root().join("tests/emulator/corebound_emulator.py");
         let mut child = Command::new(&python)
             .arg(&script)
-            .args(["--port", "0", "--exit-with-stdin"])
+            .args(["--host", host, "--port", &port.to_string(), "--exit-with-stdin"])
             // The emulator exits when this pipe closes, i.e. when the test process ends.
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start the emulator with {python}: {e} (set COREBOUND_PYTHON to the venv python, as `make test` does)"));
         let stdout = child.stdout.take().unwrap();
@@ -53,7 +59,7 @@ impl Emulator {
                     }
                 }
                 _ => panic!(
-                    "the emulator exited before it was ready (is moto installed for {python}?)"
+                    "the emulator exited before it was ready (is moto installed for {python}? is port {port} free?)"
                 ),
             }
         };
@@ -63,6 +69,12 @@ impl Emulator {
             child: Mutex::new(child),
             url,
         }
+    }
+
+    /// Wait until the emulator process exits (e.g. on Ctrl-C); returns whether it exited cleanly.
+    pub fn wait(&self) -> bool {
+        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
+        child.wait().is_ok_and(|status| status.success())
     }
 
     pub fn url(&self) -> &str {

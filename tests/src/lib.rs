@@ -7,6 +7,7 @@ pub mod emulator;
 pub mod http_client;
 pub mod http_server;
 pub mod lambda_process;
+pub mod local;
 pub mod response_capture;
 
 use serde_json::Value;
