@@ -57,7 +57,7 @@ LOCAL_PORT ?= 4599
 LOCAL_HOST ?= 127.0.0.1
 local: setup
 	cargo build --quiet -p corebound-tests --bin local
-	"$(TARGET_DIR)/debug/local" --port "$(LOCAL_PORT)" --host "$(LOCAL_HOST)"
+	@"$(TARGET_DIR)/debug/local" --port "$(LOCAL_PORT)" --host "$(LOCAL_HOST)"
 
 ## Cold start, warm invocation, peak RSS, package size, remediation burst.
 # Package sizes need cargo-lambda (pinned in tests/bench/requirements.txt) and the arm64 target;

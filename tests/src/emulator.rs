@@ -74,6 +74,8 @@ impl Emulator {
     /// Wait until the emulator process exits (e.g. on Ctrl-C); returns whether it exited cleanly.
     pub fn wait(&self) -> bool {
         let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
+        // `Child::wait` closes stdin first, which would tell the emulator to exit: keep it open.
+        let _stdin = child.stdin.take();
         child.wait().is_ok_and(|status| status.success())
     }
 
