@@ -55,7 +55,7 @@ demo: setup
 # 127.0.0.1; 0.0.0.0 lets containers reach it, for `sam local invoke` on Linux).
 LOCAL_PORT ?= 4599
 LOCAL_HOST ?= 127.0.0.1
-local: setup
+local: $(VENV)/.installed
 	cargo build --quiet -p corebound-tests --bin local
 	@"$(TARGET_DIR)/debug/local" --port "$(LOCAL_PORT)" --host "$(LOCAL_HOST)"
 

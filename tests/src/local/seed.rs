@@ -15,8 +15,8 @@
 use serde_json::{json, Value};
 
 use super::settings::{
-    alert_topic_arn, project_key_arn, required_tags, ACCOUNT, ALERT_TOPIC, PROJECT_KEY_ALIAS,
-    PROJECT_KEY_ID, REGION, REMEDIATOR_ROLE, SCOPE_PATTERNS,
+    alert_topic_arn, project_key_arn, required_tags, ACCOUNT, ALERT_TOPIC, DEFERRAL_QUEUE,
+    PROJECT_KEY_ALIAS, PROJECT_KEY_ID, REGION, REMEDIATOR_ROLE, SCOPE_PATTERNS,
 };
 use crate::aws_calls::{self, fixtures};
 use crate::emulator::Emulator;
@@ -62,7 +62,7 @@ pub fn seed(emu: &Emulator) -> Summary {
     summary
 }
 
-/// The project CMK and the alert topic, as the template creates them.
+/// The project CMK, the alert topic and the deferral queue, as the template creates them.
 fn seed_project_resources(emu: &Emulator, summary: &mut Summary) {
     let tags = required_tags();
     emu.post(
@@ -88,6 +88,17 @@ fn seed_project_resources(emu: &Emulator, summary: &mut Summary) {
     );
     assert_eq!(topic, alert_topic_arn());
     summary.push(("alert topic", topic));
+    fixtures::create_queue(
+        emu,
+        DEFERRAL_QUEUE,
+        &[
+            ("VisibilityTimeout", "360"),
+            ("MessageRetentionPeriod", "86400"),
+            ("KmsMasterKeyId", &project_key_arn()),
+        ],
+        &borrowed,
+    );
+    summary.push(("deferral queue", DEFERRAL_QUEUE.to_string()));
 }
 
 /// The template's key policy for the project CMK, for this account, region and scope.

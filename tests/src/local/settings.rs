@@ -23,6 +23,8 @@ pub const PROJECT_KEY_ID: &str = "7c0b0e5d-4a1f-4e2b-9c3d-5e6f7a8b9c0d";
 pub const PROJECT_KEY_ALIAS: &str = "alias/Demo-corebound";
 pub const ALERT_TOPIC: &str = "Demo-corebound-alerts";
 pub const REMEDIATOR_ROLE: &str = "LPMA_Demo_Remediator";
+/// The remediator's queue of events to look at again later (template.yaml `DeferralQueue`).
+pub const DEFERRAL_QUEUE: &str = "Demo-corebound-deferral";
 
 /// Dummy credentials: the emulator accepts any, the SDK refuses to sign without some.
 pub const ACCESS_KEY_ID: &str = "testing";
@@ -34,6 +36,12 @@ pub fn project_key_arn() -> String {
 
 pub fn alert_topic_arn() -> String {
     format!("arn:aws:sns:{REGION}:{ACCOUNT}:{ALERT_TOPIC}")
+}
+
+/// In AWS's form: the SDK sends SQS calls to the endpoint and the emulator finds the queue by
+/// its account and name, so one URL serves every endpoint (loopback, host.docker.internal).
+pub fn deferral_queue_url() -> String {
+    format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{DEFERRAL_QUEUE}")
 }
 
 /// The five mandatory tags, as the template's REQUIRED_TAGS builds them from its parameters.
@@ -87,6 +95,8 @@ pub fn functions(response_host: &str) -> Vec<Function> {
                     "SELF_ROLE_ARN",
                     format!("arn:aws:iam::{ACCOUNT}:role/{REMEDIATOR_ROLE}"),
                 ),
+                ("OPT_OUT_TAG", "corebound:remediation".into()),
+                ("DEFERRAL_QUEUE_URL", deferral_queue_url()),
             ],
         },
     ]
