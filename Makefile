@@ -13,7 +13,7 @@ LINT_PYTHON := $(LINT_VENV)/bin/python
 export COREBOUND_PYTHON := $(abspath $(PYTHON))
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: setup test test-rust test-python test-templates lint demo local bench clean
+.PHONY: setup test test-rust test-python test-templates lint demo local bench fuzz clean
 
 ## Python venvs: the pinned local AWS emulator (moto), and the template linters (cfn-lint, checkov).
 setup: $(VENV)/.installed $(LINT_VENV)/.installed
@@ -66,6 +66,13 @@ bench: setup
 	-$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/bench/requirements.txt
 	-rustup target add aarch64-unknown-linux-gnu
 	$(PYTHON) tests/bench/bench.py --target-dir "$(TARGET_DIR)"
+
+## Every parser with generated and mutated inputs, FUZZ_SECONDS each (default 120).
+# A bounded smoke run is part of `make test` (tests/tests/fuzz_smoke.rs).
+FUZZ_SECONDS ?= 120
+fuzz:
+	cargo build -p corebound-tests --bin fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) "$(TARGET_DIR)/debug/fuzz"
 
 clean:
 	rm -rf $(VENV) $(LINT_VENV)

@@ -22,11 +22,11 @@ pub enum Error {
         expected: String,
     },
 
-    /// A property the resource type does not define (usually a typo in the template).
-    #[error("property {property} (value {value}) is not a property of {resource_type}; known properties: {known}")]
+    /// A property the resource type does not define (usually a typo in the template). Its
+    /// value is never shown: a misspelt property may hold a secret.
+    #[error("property {property} is not a property of {resource_type}; known properties: {known}")]
     UnknownProperty {
         property: String,
-        value: String,
         resource_type: String,
         known: String,
     },
@@ -51,6 +51,16 @@ pub enum Error {
     /// Invalid function configuration (environment variables).
     #[error("configuration: {0}")]
     Config(String),
+
+    /// An environment variable of the function has a value it cannot use. Custom-resource
+    /// functions report these to `custom_resource::serve`, which answers every request
+    /// FAILED naming the variable instead of failing at start.
+    #[error("{variable} is {value}; expected {expected}")]
+    Setting {
+        variable: String,
+        value: String,
+        expected: String,
+    },
 }
 
 impl Error {
@@ -62,6 +72,9 @@ impl Error {
         }
     }
 
+    /// An invalid property. `value` is the received value as the caller rendered it; it is
+    /// cut to a short excerpt, and hidden when it looks like a dynamic reference, here, so
+    /// every caller follows the same echo rule.
     pub fn invalid(
         property: impl Into<String>,
         value: impl Into<String>,
@@ -69,7 +82,18 @@ impl Error {
     ) -> Self {
         Error::InvalidProperty {
             property: property.into(),
-            value: value.into(),
+            value: crate::custom_resource::excerpt(&value.into()),
+            expected: expected.into(),
+        }
+    }
+
+    /// An invalid environment variable: `raw` is quoted and cut to a short excerpt.
+    pub fn setting(variable: impl Into<String>, raw: &str, expected: impl Into<String>) -> Self {
+        Error::Setting {
+            variable: variable.into(),
+            value: crate::custom_resource::render_value(&serde_json::Value::String(
+                raw.to_string(),
+            )),
             expected: expected.into(),
         }
     }

@@ -215,14 +215,38 @@ mod tests {
     fn invalid_properties() {
         let cases: &[(Value, &str)] = &[
             (json!({"RoleName": ROLE}), "property RuntimeArn is required"),
-            (json!({"RoleName": ROLE, "RuntimeArn": format!("{RUNTIME}/runtime-endpoint/DEFAULT")}), "give endpoints by name"),
-            (json!({"RoleName": ROLE, "RuntimeArn": "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/*"}), "wildcards"),
-            (json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "EndpointNames": [format!("{RUNTIME}/runtime-endpoint/DEFAULT")]}), "not its ARN"),
-            (json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "EndpointNames": ["*"]}), "wildcards"),
-            (json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "EndpointNames": ["a-b"]}), "property EndpointNames has value \"a-b\""),
-            (json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "RequireReady": "soon"}), "property RequireReady has value \"soon\""),
-            (json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "Access": "ReadOnly"}), "property Access (value \"ReadOnly\") is not a property of Custom::AgentCoreInvokeGrant"),
-            (json!({"RoleName": "Dispatcher", "RuntimeArn": RUNTIME}), "starts with LPMA_"),
+            (
+                json!({"RoleName": ROLE, "RuntimeArn": format!("{RUNTIME}/runtime-endpoint/DEFAULT")}),
+                "give endpoints by name",
+            ),
+            (
+                json!({"RoleName": ROLE, "RuntimeArn": "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/*"}),
+                "wildcards",
+            ),
+            (
+                json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "EndpointNames": [format!("{RUNTIME}/runtime-endpoint/DEFAULT")]}),
+                "not its ARN",
+            ),
+            (
+                json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "EndpointNames": ["*"]}),
+                "wildcards",
+            ),
+            (
+                json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "EndpointNames": ["a-b"]}),
+                "property EndpointNames has value \"a-b\"",
+            ),
+            (
+                json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "RequireReady": "soon"}),
+                "property RequireReady has value \"soon\"",
+            ),
+            (
+                json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "Access": "ReadOnly"}),
+                "property Access is not a property of Custom::AgentCoreInvokeGrant",
+            ),
+            (
+                json!({"RoleName": "Dispatcher", "RuntimeArn": RUNTIME}),
+                "starts with LPMA_",
+            ),
         ];
         for (properties, text) in cases {
             let e = grant(RESOURCE_TYPE, properties.clone())

@@ -1,41 +1,262 @@
 //! Logging set-up shared by every function.
+//!
+//! Two independent guards keep a presigned URL's credentials out of the logs:
+//!
+//! * Redaction where log lines are written ([`redact`]): every line, whatever its level,
+//!   target or origin (our code, `lambda_runtime`, hyper, the AWS SDK), has the values of
+//!   `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token` (and the SigV2
+//!   `Signature`, `AWSAccessKeyId`) replaced before it reaches stdout. No `RUST_LOG` or
+//!   `AWS_LAMBDA_LOG_LEVEL` value can turn this off.
+//! * A cap on the runtime's and HTTP client's TRACE output, applied as a separate filter
+//!   after the configured one, so a more specific directive such as
+//!   `RUST_LOG=lambda_runtime::layers::api_response=trace` cannot lift it.
+//!
+//! (The custom-resource protocol also keeps raw events away from `lambda_runtime`'s own
+//! TRACE log, see `custom_resource/runtime.rs`.)
 
-use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter};
-use lambda_runtime::tracing::subscriber::fmt;
+use std::io::Write;
 
-/// Targets capped below TRACE whatever the configured level: at TRACE, `lambda_runtime`
-/// logs every raw event, and a CloudFormation event carries the presigned ResponseURL,
-/// which is a credential and must never reach a log.
-const NEVER_TRACE: [&str; 3] = ["lambda_runtime", "lambda_runtime_api_client", "hyper_util"];
+use lambda_runtime::tracing::subscriber::filter::{filter_fn, EnvFilter, LevelFilter};
+use lambda_runtime::tracing::subscriber::fmt::{self, MakeWriter};
+use lambda_runtime::tracing::subscriber::layer::SubscriberExt;
+use lambda_runtime::tracing::subscriber::util::SubscriberInitExt;
+use lambda_runtime::tracing::subscriber::{registry, Layer};
+
+/// Targets never logged at TRACE whatever the configured filter: at TRACE they log raw
+/// events and HTTP traffic.
+const NEVER_TRACE: [&str; 5] = [
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "hyper",
+    "hyper_util",
+    "h2",
+];
+
+/// Query parameters and header names whose values are credentials. Matched without regard
+/// to letter case; `signature` also covers `X-Amz-Signature`, `credential` covers
+/// `X-Amz-Credential`, `security-token` covers `X-Amz-Security-Token`.
+const SECRET_KEYS: [&str; 4] = [
+    "signature",
+    "credential",
+    "security-token",
+    "awsaccesskeyid",
+];
+
+/// What a secret value is replaced with.
+pub const REDACTED: &str = "REDACTED";
 
 /// Install the `tracing` subscriber: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON` (Lambda's
 /// advanced logging controls), human-readable text otherwise; level from
-/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, INFO by default.
+/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (full `RUST_LOG` directives are honoured), INFO by
+/// default.
 pub fn init() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
         .and_then(|l| l.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::INFO);
-    let mut filter = EnvFilter::builder()
+    let configured = EnvFilter::builder()
         .with_default_directive(level.into())
         .from_env_lossy();
-    // A per-target directive also *raises* that target to its level, so cap at the lesser
-    // of the configured level and DEBUG.
-    let capped = level.min(LevelFilter::DEBUG);
-    for target in NEVER_TRACE {
-        let directive = format!("{target}={capped}");
-        filter = filter.add_directive(directive.parse().expect("a valid directive"));
-    }
-    let builder = fmt()
+    let never_trace = filter_fn(|meta| {
+        *meta.level() != lambda_runtime::tracing::Level::TRACE
+            || !NEVER_TRACE
+                .iter()
+                .any(|t| meta.target() == *t || meta.target().starts_with(&format!("{t}::")))
+    });
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let layer = fmt::layer()
         .with_target(false)
         .without_time()
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout);
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    if json {
-        builder.json().init();
+        .with_writer(RedactingStdout);
+    let layer = if json {
+        layer
+            .json()
+            .with_filter(configured)
+            .with_filter(never_trace)
+            .boxed()
     } else {
-        builder.init();
+        layer
+            .with_filter(configured)
+            .with_filter(never_trace)
+            .boxed()
+    };
+    let _ = registry().with(layer).try_init();
+}
+
+/// A `MakeWriter` for stdout whose writers redact each log line before writing it.
+struct RedactingStdout;
+
+impl<'a> MakeWriter<'a> for RedactingStdout {
+    type Writer = RedactingLine;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingLine { buffer: Vec::new() }
+    }
+}
+
+/// Collects one formatted event (the subscriber makes one writer per event) and writes it
+/// redacted when dropped.
+struct RedactingLine {
+    buffer: Vec<u8>,
+}
+
+impl Write for RedactingLine {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for RedactingLine {
+    fn drop(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&self.buffer);
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(redact(&text).as_bytes());
+        let _ = out.flush();
+    }
+}
+
+/// Replace the value following any [`SECRET_KEYS`] name with [`REDACTED`], in any of the
+/// forms a URL or header takes in a log line: `key=value` (a query string), `key%3Dvalue`
+/// (a URL-encoded URL, also double-encoded), `"key": "value"` / `key: value` (a header map,
+/// JSON, JSON inside JSON).
+pub fn redact(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let lower = text.to_ascii_lowercase();
+    let lower = lower.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0; // bytes of `text` already in `out`
+    let mut i = 0;
+    while i < bytes.len() {
+        let Some(key) = SECRET_KEYS
+            .iter()
+            .find(|k| lower[i..].starts_with(k.as_bytes()))
+        else {
+            i += 1;
+            continue;
+        };
+        let after_key = i + key.len();
+        let Some(value_start) = separator_end(lower, after_key) else {
+            i = after_key;
+            continue;
+        };
+        let value_end = value_start
+            + bytes[value_start..]
+                .iter()
+                .take_while(|b| is_value_byte(**b))
+                .count();
+        if value_end > value_start {
+            out.push_str(&text[copied..value_start]);
+            out.push_str(REDACTED);
+            copied = value_end;
+        }
+        i = value_end.max(after_key);
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Where the value starts, if `at` begins a separator: up to 8 bytes of `"`, `\`, `:`,
+/// space and `=` with at least one `=` or `:`, or a percent-encoded `=` (`%3d`, `%253d`).
+fn separator_end(lower: &[u8], at: usize) -> Option<usize> {
+    for encoded in [&b"%3d"[..], b"%253d"] {
+        if lower[at..].starts_with(encoded) {
+            return Some(at + encoded.len());
+        }
+    }
+    let run = lower[at..]
+        .iter()
+        .take(8)
+        .take_while(|b| matches!(b, b'"' | b'\\' | b':' | b' ' | b'='))
+        .count();
+    let separator = &lower[at..at + run];
+    separator
+        .iter()
+        .any(|b| matches!(b, b'=' | b':'))
+        .then_some(at + run)
+}
+
+/// Bytes a presigned URL's credential values are made of (hex, base64, percent-encoding,
+/// the `/`-separated credential scope).
+fn is_value_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'%' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIG: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const CRED: &str = "ASIAEXAMPLE%2F20261202%2Fus-east-1%2Fs3%2Faws4_request";
+    const TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLE%2B%2Fabc%3D%3D";
+
+    fn presigned() -> String {
+        format!("https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3Aaws%3Acloudformation/x?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261202T000000Z&X-Amz-SignedHeaders=host&X-Amz-Expires=7200&X-Amz-Credential={CRED}&X-Amz-Security-Token={TOKEN}&X-Amz-Signature={SIG}")
+    }
+
+    fn assert_clean(line: &str) {
+        let red = redact(line);
+        for secret in [SIG, CRED, TOKEN, "ASIAEXAMPLE", "IQoJb3JpZ2luX2VjEXAMPLE"] {
+            assert!(!red.contains(secret), "{secret} left in {red}");
+        }
+        assert!(red.contains(REDACTED), "{red}");
+    }
+
+    #[test]
+    fn query_strings_are_redacted() {
+        let red = redact(&format!("url={} rest", presigned()));
+        assert_clean(&red);
+        assert!(red.contains("X-Amz-Algorithm=AWS4-HMAC-SHA256"), "{red}");
+        assert!(red.contains("X-Amz-Signature=REDACTED rest"), "{red}");
+        assert!(red.contains("X-Amz-Credential=REDACTED&"), "{red}");
+    }
+
+    #[test]
+    fn json_encoded_and_url_encoded_forms_are_redacted() {
+        let event = serde_json::json!({"ResponseURL": presigned()}).to_string();
+        assert_clean(&event);
+        // A JSON event logged inside a JSON log line (escaped twice).
+        let line = serde_json::json!({"fields": {"body": event}}).to_string();
+        assert_clean(&line);
+        // The URL percent-encoded (once or twice) as a parameter of another URL.
+        let once: String = presigned().replace('&', "%26").replace('=', "%3D");
+        assert_clean(&once);
+        assert_clean(&once.replace('%', "%25"));
+        // Header maps.
+        assert_clean(&format!("{{\"x-amz-security-token\": \"{TOKEN}\", \"X-Amz-Signature\": \"{SIG}\", \"x-amz-credential\": \"{CRED}\"}}"));
+        assert_clean(&format!(
+            "X-Amz-Security-Token: {TOKEN}\nX-AMZ-SIGNATURE: {SIG}\nX-Amz-Credential: {CRED}"
+        ));
+    }
+
+    #[test]
+    fn sigv2_urls_are_redacted() {
+        let red = redact("https://b.s3.amazonaws.com/x?AWSAccessKeyId=AKIAEXAMPLE&Expires=1&Signature=abc%2Bdef%3D");
+        assert!(
+            !red.contains("AKIAEXAMPLE") && !red.contains("abc%2Bdef"),
+            "{red}"
+        );
+    }
+
+    #[test]
+    fn ordinary_text_is_untouched() {
+        for line in [
+            "{\"level\":\"INFO\",\"fields\":{\"message\":\"answering CloudFormation\",\"status\":\"Success\"}}",
+            "the signature of the credentials provider is fine",
+            "credentials loaded; signature verified",
+            "é unicode ✓ signature",
+            "",
+            "signature=",
+        ] {
+            assert_eq!(redact(line), line);
+        }
     }
 }

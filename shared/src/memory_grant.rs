@@ -1012,7 +1012,7 @@ mod tests {
             (json!({"RoleName": "arn:aws:iam::210987654321:role/LPMA_Other", "MemoryArn": MEMORY}), "the stack's own account 123456789012"),
             (json!({"RoleName": ROLE, "MemoryArn": MEMORY, "PolicyName": "has space"}), "property PolicyName has value \"has space\""),
             (json!({"RoleName": ROLE, "MemoryArn": MEMORY, "Verify": "maybe"}), "property Verify has value \"maybe\""),
-            (json!({"RoleName": ROLE, "MemoryArn": MEMORY, "RuntimeArn": "x"}), "property RuntimeArn (value \"x\") is not a property of Custom::AgentCoreMemoryGrant"),
+            (json!({"RoleName": ROLE, "MemoryArn": MEMORY, "RuntimeArn": "x"}), "property RuntimeArn is not a property of Custom::AgentCoreMemoryGrant"),
             (json!({"RoleName": "Other_Role", "MemoryArn": MEMORY}), "property RoleName has value \"Other_Role\"; expected a role whose name starts with LPMA_: the permissions boundary only lets this team manage roles named LPMA_*"),
         ];
         for (properties, text) in cases {

@@ -431,7 +431,7 @@ mod tests {
             (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "EndpointNames": ["prod-*"]}), "property EndpointNames has value \"prod-*\""),
             (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "StatementId": "my-sid"}), "property StatementId has value \"my-sid\"; expected an IAM statement id"),
             (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "Conditions": {"StringEquals": "x"}}), "property Conditions"),
-            (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "Principal": "x"}), "property Principal (value \"x\") is not a property of Custom::AgentCoreRuntimePolicy"),
+            (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "Principal": "x"}), "property Principal is not a property of Custom::AgentCoreRuntimePolicy"),
         ];
         for (properties, expected) in cases {
             let e = spec(properties.clone()).unwrap_err().to_string();

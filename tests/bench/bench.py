@@ -512,6 +512,9 @@ class FunctionProcess:
             "AWS_MAX_ATTEMPTS": "2",
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL": endpoint,
+            # The ResponseURL stand-in is plain http on loopback; the functions answer only
+            # https S3 URLs unless the host is listed here (local use only).
+            "RESPONSE_URL_ALLOWED_HOSTS": "127.0.0.1",
             **env,
         }
         self.binary = binary

@@ -14,6 +14,9 @@ use serde_json::Value;
 
 use crate::http_server::{HttpResponse, HttpServer};
 
+/// The functions' variable that lets them answer ResponseURLs on these hosts (local only).
+pub const ALLOWED_HOSTS_VARIABLE: &str = "RESPONSE_URL_ALLOWED_HOSTS";
+
 /// What the function posted back for one invocation.
 #[derive(Clone, Debug)]
 pub enum InvocationResult {
@@ -32,7 +35,8 @@ impl InvocationResult {
 struct Queued {
     request_id: String,
     deadline_ms: u64,
-    event: Value,
+    /// The event's bytes, exactly as the Runtime API hands them out (they need not be JSON).
+    event: Vec<u8>,
 }
 
 /// A function process and its Runtime API.
@@ -68,6 +72,10 @@ pub fn binary_path(name: &str) -> PathBuf {
 
 impl LambdaProcess {
     /// Start `binary` with the given extra environment (the AWS endpoints, function settings).
+    ///
+    /// `RESPONSE_URL_ALLOWED_HOSTS=127.0.0.1` is set by default, so the functions answer the
+    /// local ResponseURL stand-ins (they answer only https S3 URLs otherwise); `env` may
+    /// override it.
     pub fn start(binary: impl Into<PathBuf>, env: &[(&str, &str)]) -> Self {
         let (event_tx, event_rx) = mpsc::channel::<Queued>();
         let (result_tx, result_rx) = mpsc::channel();
@@ -79,7 +87,11 @@ impl LambdaProcess {
                 let Ok(next) = event_rx.lock().unwrap().recv() else {
                     return HttpResponse::status(500);
                 };
-                let mut response = HttpResponse::json(200, &next.event);
+                let mut response = HttpResponse {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), "application/json".into())],
+                    body: next.event,
+                };
                 response.headers.extend([
                     ("Lambda-Runtime-Aws-Request-Id".into(), next.request_id),
                     (
@@ -127,6 +139,7 @@ impl LambdaProcess {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_MAX_ATTEMPTS", "2")
+            .env(ALLOWED_HOSTS_VARIABLE, "127.0.0.1")
             .env_remove("AWS_PROFILE")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -181,13 +194,32 @@ impl LambdaProcess {
         deadline_ms: u64,
         wait: Duration,
     ) -> InvocationResult {
+        self.invoke_bytes_with_deadline_ms(serde_json::to_vec(event).unwrap(), deadline_ms, wait)
+    }
+
+    /// Invoke with raw event bytes (not necessarily valid JSON or UTF-8) and a deadline
+    /// `timeout` from now.
+    pub fn invoke_bytes(&mut self, event: Vec<u8>, timeout: Duration) -> InvocationResult {
+        let deadline_ms = (SystemTime::now() + timeout)
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        self.invoke_bytes_with_deadline_ms(event, deadline_ms, timeout + Duration::from_secs(10))
+    }
+
+    fn invoke_bytes_with_deadline_ms(
+        &mut self,
+        event: Vec<u8>,
+        deadline_ms: u64,
+        wait: Duration,
+    ) -> InvocationResult {
         self.counter += 1;
         let request_id = format!("lambda-request-{}", self.counter);
         self.events
             .send(Queued {
                 request_id: request_id.clone(),
                 deadline_ms,
-                event: event.clone(),
+                event,
             })
             .unwrap();
         let until = Instant::now() + wait;

@@ -4,6 +4,7 @@
 
 pub mod aws_calls;
 pub mod emulator;
+pub mod fuzz;
 pub mod http_client;
 pub mod http_server;
 pub mod lambda_process;
@@ -13,8 +14,8 @@ pub mod response_capture;
 use serde_json::Value;
 
 pub use emulator::{emulator, repo_root, Emulator};
-pub use lambda_process::{binary_path, InvocationResult, LambdaProcess};
-pub use response_capture::{ResponseCapture, SECRET_SIGNATURE};
+pub use lambda_process::{binary_path, InvocationResult, LambdaProcess, ALLOWED_HOSTS_VARIABLE};
+pub use response_capture::{ResponseCapture, SECRET_CREDENTIAL, SECRET_SIGNATURE, SECRET_TOKEN};
 
 /// A file from `events/`, e.g. `event("runtime-policy/create.json")`.
 pub fn event(relative: &str) -> Value {

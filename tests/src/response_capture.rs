@@ -57,13 +57,18 @@ impl ResponseCapture {
         ResponseCapture { server, deliveries }
     }
 
-    /// The presigned-looking URL to put in `ResponseURL`. The signature is a recognisable
-    /// secret so tests can assert it never appears in logs.
+    /// The presigned-looking URL to put in `ResponseURL`. The signature, credential and
+    /// security token are recognisable secrets so tests can assert they never appear in logs.
     pub fn url(&self) -> String {
+        self.url_on_host("127.0.0.1")
+    }
+
+    /// The same URL naming the server by another host name (`localhost`), to test the
+    /// ResponseURL allowlist against a server that is really there.
+    pub fn url_on_host(&self, host: &str) -> String {
         format!(
-            "{}/cfn-response/stack/resource?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature={}",
-            self.server.base_url(),
-            SECRET_SIGNATURE
+            "http://{host}:{}/cfn-response/stack/resource?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={SECRET_CREDENTIAL}&X-Amz-Security-Token={SECRET_TOKEN}&X-Amz-SignedHeaders=host&X-Amz-Signature={SECRET_SIGNATURE}",
+            self.server.port,
         )
     }
 
@@ -83,3 +88,7 @@ impl ResponseCapture {
 
 /// Appears in every capture URL; must never appear in a log line.
 pub const SECRET_SIGNATURE: &str = "c0ffee5ecret519nature";
+/// The access key part of the capture URL's `X-Amz-Credential`; never in a log line.
+pub const SECRET_CREDENTIAL: &str = "ASIASECRETCRED%2F20261202%2Fus-east-1%2Fs3%2Faws4_request";
+/// The capture URL's `X-Amz-Security-Token`; never in a log line.
+pub const SECRET_TOKEN: &str = "IQoJSECRETt0ken%2B%2Fxyz%3D%3D";

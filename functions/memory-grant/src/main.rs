@@ -25,16 +25,17 @@ use runtimes::Runtimes;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     corebound::logging::init();
+    // An invalid setting does not stop the function: `serve` answers every request FAILED
+    // naming the variable (see corebound::custom_resource::serve).
     let settings = GrantSettings::from_vars(|name| std::env::var(name).ok());
-    if let Err(e) = &settings {
-        tracing::error!(error = %e, "invalid configuration: every Create and Update will fail until it is fixed");
-    }
-    let prefix = settings
-        .as_ref()
-        .map(|s| s.required_role_prefix.clone())
-        .unwrap_or_default();
     let config = corebound::aws::load_sdk_config().await;
-    let iam = Iam::new(aws_sdk_iam::Client::new(&config), prefix);
-    let runtimes = Runtimes::new(aws_sdk_bedrockagentcorecontrol::Client::new(&config));
-    corebound::custom_resource::run(Grants::new(iam, runtimes, settings)).await
+    let resource = settings.map(|settings| {
+        let iam = Iam::new(
+            aws_sdk_iam::Client::new(&config),
+            settings.required_role_prefix.clone(),
+        );
+        let runtimes = Runtimes::new(aws_sdk_bedrockagentcorecontrol::Client::new(&config));
+        Grants::new(iam, runtimes, Ok(settings))
+    });
+    corebound::custom_resource::serve(resource).await
 }

@@ -5,16 +5,28 @@
 //! which accepts both the native JSON type and its string form, and [`PropertyReader::finish`]
 //! rejects anything the resource did not read, so a typo in a template fails loudly instead
 //! of being silently ignored.
+//!
+//! Echoing values: Reasons reach stack events and logs, which more people can read than the
+//! template's parameters. An unknown property (often a misspelt one, perhaps holding a
+//! secret) is named without its value. A known property's value is shown as a short
+//! [`excerpt`], and never when it looks like a dynamic reference (`{{resolve:...}}`).
 
 use serde_json::{Map, Value};
 
 use crate::{Error, Result};
 
-/// Injected by CloudFormation into every request; never a property of the resource.
-const SERVICE_TOKEN: &str = "ServiceToken";
+/// Properties CloudFormation puts into every request (or accepts for every custom
+/// resource) that are never a property of the resource type: `ServiceToken` (the function
+/// ARN) and `ServiceTimeout` (how long CloudFormation waits for an answer, 1-3600 s; it is
+/// CloudFormation's own setting and the function has nothing to do with it). They are
+/// removed before the resource reads its properties.
+pub const IGNORED_PROPERTIES: [&str; 2] = ["ServiceToken", "ServiceTimeout"];
 
-/// Longest rendering of a received value inside an error message.
-const MAX_VALUE_IN_MESSAGE: usize = 200;
+/// Longest rendering of a received value inside an error message, in characters.
+const MAX_VALUE_IN_MESSAGE: usize = 100;
+
+/// What is shown instead of a value that looks like a dynamic reference.
+const DYNAMIC_REFERENCE_HIDDEN: &str = "(a dynamic reference, not shown)";
 
 /// The properties of one request, without `ServiceToken`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -23,14 +35,17 @@ pub struct Properties {
 }
 
 impl Properties {
-    /// Build from the raw `ResourceProperties` value. Anything other than an object (CloudFormation
-    /// always sends one, possibly empty) is treated as having no properties.
+    /// Build from the raw `ResourceProperties` value, without the [`IGNORED_PROPERTIES`].
+    /// Anything other than an object (CloudFormation always sends one, possibly empty; the
+    /// request parser refuses anything else) is treated as having no properties.
     pub fn from_value(value: Value) -> Self {
         let mut values = match value {
             Value::Object(map) => map,
             _ => Map::new(),
         };
-        values.remove(SERVICE_TOKEN);
+        for ignored in IGNORED_PROPERTIES {
+            values.remove(ignored);
+        }
         Properties { values }
     }
 
@@ -176,9 +191,8 @@ impl PropertyReader<'_> {
             .find(|(name, _)| !self.read.contains(&name.as_str()));
         match unknown {
             None => Ok(()),
-            Some((name, value)) => Err(Error::UnknownProperty {
-                property: name.clone(),
-                value: render_value(value),
+            Some((name, _)) => Err(Error::UnknownProperty {
+                property: excerpt(name),
                 resource_type: self.resource_type.to_string(),
                 known: self.read.join(", "),
             }),
@@ -203,17 +217,31 @@ fn quote(s: &str) -> String {
     render_value(&Value::String(s.to_string()))
 }
 
-/// A received value as it appears in an error message: JSON, cut to a readable length.
+/// A received value as it appears in an error message: JSON, as a short [`excerpt`].
 pub fn render_value(value: &Value) -> String {
-    let text = value.to_string();
-    if text.len() <= MAX_VALUE_IN_MESSAGE {
-        return text;
+    excerpt(&value.to_string())
+}
+
+/// Text as it may appear in a Reason or a log: at most 100 characters (cut with `…`), and
+/// nothing at all when it looks like a dynamic reference (`{{resolve:`, any letter case
+/// and spacing), whose resolved or unresolved form is not for stack events.
+pub fn excerpt(text: &str) -> String {
+    if looks_like_dynamic_reference(text) {
+        return DYNAMIC_REFERENCE_HIDDEN.to_string();
     }
-    let mut end = MAX_VALUE_IN_MESSAGE;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    match text.char_indices().nth(MAX_VALUE_IN_MESSAGE) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
     }
-    format!("{}…", &text[..end])
+}
+
+fn looks_like_dynamic_reference(text: &str) -> bool {
+    let squeezed: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
+    squeezed.contains("{{resolve:")
 }
 
 #[cfg(test)]
@@ -230,6 +258,17 @@ mod tests {
         let p = props(json!({"ServiceToken": "arn:aws:lambda:us-east-1:1:function:f"}));
         assert!(!p.contains("ServiceToken"));
         p.reader("Custom::X").finish().unwrap();
+    }
+
+    #[test]
+    fn service_timeout_is_accepted_and_ignored() {
+        for timeout in [json!("300"), json!(300), json!("bogus")] {
+            let p = props(json!({"ServiceTimeout": timeout, "Name": "n"}));
+            assert!(!p.contains("ServiceTimeout"));
+            let mut r = p.reader("Custom::X");
+            r.string("Name").unwrap();
+            r.finish().unwrap();
+        }
     }
 
     #[test]
@@ -308,22 +347,45 @@ mod tests {
     }
 
     #[test]
-    fn unknown_property_is_named_with_its_value_and_the_known_ones() {
-        let p = props(json!({"RuntimeArn": "x", "Principal": ["1"]}));
+    fn unknown_property_is_named_without_its_value_with_the_known_ones() {
+        let p = props(json!({"RuntimeArn": "x", "Principal": ["s3cr3t-value"]}));
         let mut r = p.reader("Custom::AgentCoreRuntimePolicy");
         r.string("RuntimeArn").unwrap();
         r.string_list("Principals").unwrap();
         let e = r.finish().unwrap_err().to_string();
         assert_eq!(
             e,
-            "property Principal (value [\"1\"]) is not a property of Custom::AgentCoreRuntimePolicy; known properties: RuntimeArn, Principals"
+            "property Principal is not a property of Custom::AgentCoreRuntimePolicy; known properties: RuntimeArn, Principals"
         );
     }
 
     #[test]
     fn long_values_are_cut_in_messages() {
-        let long = "x".repeat(1000);
+        let long = "é".repeat(1000);
         let rendered = render_value(&Value::String(long));
-        assert!(rendered.len() < 260 && rendered.ends_with('…'));
+        assert_eq!(rendered.chars().count(), 101);
+        assert!(rendered.ends_with('…'));
+        assert_eq!(excerpt("short"), "short");
+    }
+
+    #[test]
+    fn dynamic_references_are_never_echoed() {
+        for value in [
+            json!("{{resolve:secretsmanager:prod/db:SecretString:password}}"),
+            json!("prefix-{{ RESOLVE:ssm:/x }}"),
+            json!(["a", "{{resolve:ssm-secure:/p:1}}"]),
+        ] {
+            let p = props(json!({"Verify": value}));
+            let e = p
+                .reader("Custom::X")
+                .bool("Verify")
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains("resolve") && !e.contains("ssm"), "{e}");
+            assert!(
+                e.contains("property Verify has value (a dynamic reference, not shown)"),
+                "{e}"
+            );
+        }
     }
 }

@@ -98,6 +98,21 @@ impl Response {
     }
 }
 
+/// The size of the SUCCESS body for `outcome` answering `request`.
+pub(crate) fn success_body_len(request: &super::Request, outcome: &super::Outcome) -> usize {
+    to_json(&Response {
+        status: Status::Success,
+        reason: None,
+        physical_resource_id: outcome.physical_resource_id.clone(),
+        stack_id: request.stack_id.clone(),
+        request_id: request.request_id.clone(),
+        logical_resource_id: request.logical_resource_id.clone(),
+        no_echo: outcome.no_echo,
+        data: outcome.data.clone(),
+    })
+    .len()
+}
+
 fn to_json(response: &Response) -> Vec<u8> {
     serde_json::to_vec(response).expect("a Response always serializes")
 }
@@ -163,6 +178,44 @@ mod tests {
         assert_eq!(body["Status"], "FAILED");
         assert!(body["Reason"].as_str().unwrap().contains("4096 bytes"));
         assert!(body.get("Data").is_none());
+    }
+
+    #[test]
+    fn the_response_size_is_predicted_exactly() {
+        use super::super::{Outcome, Properties, Request, RequestType};
+        let request = Request {
+            request_type: RequestType::Create,
+            request_id: "req".into(),
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1".into(),
+            logical_resource_id: "Res".into(),
+            resource_type: "Custom::T".into(),
+            physical_resource_id: None,
+            properties: Properties::default(),
+            old_properties: None,
+            deadline: None,
+        };
+        for n in [0usize, 10, 3900, 3950, 4000, 5000] {
+            let outcome = Outcome::new("pid").with("Blob", "é\"".repeat(n / 3));
+            let mut r = response(Status::Success);
+            r.data = outcome.data.clone();
+            let actual = to_json(&r).len();
+            assert_eq!(request.success_response_len(&outcome), actual);
+            assert_eq!(
+                request.check_response_fits(&outcome).is_ok(),
+                actual <= MAX_RESPONSE_BYTES
+            );
+            // What is predicted to fit is answered SUCCESS, what is not is not.
+            let body: serde_json::Value = serde_json::from_slice(&r.into_body()).unwrap();
+            assert_eq!(body["Status"] == "SUCCESS", actual <= MAX_RESPONSE_BYTES);
+        }
+        let e = request
+            .check_response_fits(&Outcome::new("pid").with("Blob", "x".repeat(5000)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("4096 bytes") && e.contains("nothing was changed"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! A custom resource built on the corebound protocol whose behaviour is chosen by its
 //! `Behaviour` property, so the fault-matrix test can drive every path through a real
 //! binary and a real Runtime API: `succeed`, `fail` (an AWS-style error), `panic`, `overrun`
-//! (sleeps past the deadline), and `big-data` (return values over the 4096-byte limit).
+//! (sleeps past the deadline), `big-data` (return values over the 4096-byte limit), and
+//! `log` (logs its `Name` property at every level, for the log-redaction test).
+//!
+//! Its one setting, `FAULT_LIMIT` (a whole number, unused otherwise), goes through
+//! `custom_resource::serve` like the real functions' settings do.
 
 use std::time::Duration;
 
@@ -12,8 +16,10 @@ struct FaultResource;
 
 fn behave(request: &Request) -> Result<String> {
     let mut reader = request.properties.reader(&request.resource_type);
-    let behaviour =
-        reader.required_string("Behaviour", "succeed, fail, panic, overrun or big-data")?;
+    let behaviour = reader.required_string(
+        "Behaviour",
+        "succeed, fail, panic, overrun, big-data or log",
+    )?;
     reader.string("Name")?;
     reader.finish()?;
     Ok(behaviour)
@@ -35,10 +41,25 @@ impl FaultResource {
                 Ok(Outcome::new("never"))
             }
             "big-data" => Ok(Outcome::new("big").with("Blob", "x".repeat(5000))),
+            "log" => {
+                let name = request
+                    .properties
+                    .get("Name")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                lambda_runtime::tracing::trace!(name = %name, "the Name property, at TRACE");
+                lambda_runtime::tracing::debug!("the Name property, at DEBUG: {name}");
+                lambda_runtime::tracing::info!(?name, "the Name property, at INFO");
+                lambda_runtime::tracing::error!(name = %name, "the Name property, at ERROR");
+                Ok(Outcome::new(format!(
+                    "fault-{}",
+                    request.logical_resource_id
+                )))
+            }
             other => Err(Error::invalid(
                 "Behaviour",
                 format!("{other:?}"),
-                "succeed, fail, panic, overrun or big-data",
+                "succeed, fail, panic, overrun, big-data or log",
             )),
         }
     }
@@ -61,5 +82,11 @@ impl CustomResource for FaultResource {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::result::Result<(), lambda_runtime::Error> {
     corebound::logging::init();
-    custom_resource::run(FaultResource).await
+    let resource = match std::env::var("FAULT_LIMIT") {
+        Ok(raw) if raw.trim().parse::<u32>().is_err() => {
+            Err(Error::setting("FAULT_LIMIT", &raw, "a whole number"))
+        }
+        _ => Ok(FaultResource),
+    };
+    custom_resource::serve(resource).await
 }
