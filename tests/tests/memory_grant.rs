@@ -744,7 +744,10 @@ fn an_existing_policy_of_another_owner_is_never_overwritten() {
 }
 
 #[test]
-fn invalid_configuration_fails_creates_but_never_deletes() {
+fn invalid_configuration_fails_every_request_naming_the_variable() {
+    // One rule for every corebound function (docs/reference/custom-resource-protocol.md):
+    // Create and Update FAILED naming the variable; a Delete too (nothing deleted), because
+    // without valid settings the function cannot tell safely what the resource owns.
     let (_guard, emulator) = emulator();
     role_with_boundary(emulator, &boundary_allowing(&["bedrock-agentcore:*"]));
     let capture = ResponseCapture::start();
@@ -754,15 +757,20 @@ fn invalid_configuration_fails_creates_but_never_deletes() {
         &capture,
         &request("create-memory-grant.json", &capture),
     ));
-    assert_eq!(
-        reason,
-        "configuration: VERIFY_ATTEMPTS is \"0\"; expected a whole number from 1 to 10"
+    assert!(
+        reason.contains("VERIFY_ATTEMPTS is \"0\"; expected a whole number from 1 to 10")
+            && reason.contains("Nothing was changed"),
+        "{reason}"
     );
-    assert_success(&answer(
+    let reason = failed_reason(&answer(
         &mut f,
         &capture,
         &request("delete-memory-grant.json", &capture),
     ));
+    assert!(
+        reason.contains("VERIFY_ATTEMPTS") && reason.contains("Nothing was deleted"),
+        "{reason}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
