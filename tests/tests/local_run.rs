@@ -273,3 +273,65 @@ fn sam_env_vars_file_matches_the_printed_settings() {
         "regenerate with `cargo run -p corebound-tests --bin local -- --sam-env-vars > events/env.json`"
     );
 }
+
+/// The variables template.yaml sets on one function (`Environment: Variables:` keys).
+fn template_variables(template: &str, logical_id: &str) -> Vec<String> {
+    let header = format!("  {logical_id}:");
+    let mut lines = template.lines().skip_while(|line| *line != header).skip(1);
+    // The resource's own lines: up to the next resource (two spaces) or section (none).
+    let resource: Vec<&str> = lines
+        .by_ref()
+        .take_while(|line| {
+            let depth = line.len() - line.trim_start().len();
+            line.trim().is_empty() || line.trim_start().starts_with('#') || depth > 2
+        })
+        .collect();
+    assert!(!resource.is_empty(), "{logical_id} not in template.yaml");
+    let Some(at) = resource.iter().position(|line| line.trim() == "Variables:") else {
+        return Vec::new();
+    };
+    let depth_of = |line: &str| line.len() - line.trim_start().len();
+    let variables_depth = depth_of(resource[at]);
+    let mut names: Vec<String> = Vec::new();
+    let mut indent = None;
+    for line in &resource[at + 1..] {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let depth = depth_of(line);
+        if depth <= variables_depth {
+            break;
+        }
+        if *indent.get_or_insert(depth) == depth {
+            if let Some((name, _)) = trimmed.split_once(':') {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+/// `make local` gives each function every variable template.yaml gives it (with local values),
+/// so a setting added to the template reaches the local run too. Beyond the template: only
+/// `RESPONSE_URL_ALLOWED_HOSTS`, which must never be set in AWS.
+#[test]
+fn printed_settings_cover_what_the_template_sets() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    for function in settings::functions("127.0.0.1") {
+        let mut local: Vec<String> = function
+            .settings
+            .iter()
+            .map(|(name, _)| name.to_string())
+            .filter(|name| name != "RESPONSE_URL_ALLOWED_HOSTS")
+            .collect();
+        local.sort();
+        assert_eq!(
+            local,
+            template_variables(&template, function.logical_id),
+            "{}: the variables template.yaml sets, and those `make local` prints (tests/src/local/settings.rs)",
+            function.logical_id
+        );
+    }
+}

@@ -97,6 +97,9 @@ pub fn functions(response_host: &str) -> Vec<Function> {
                 ),
                 ("OPT_OUT_TAG", "corebound:remediation".into()),
                 ("DEFERRAL_QUEUE_URL", deferral_queue_url()),
+                // The template's default. Nothing drains the queue locally (no event source
+                // mapping): a deferred event waits there.
+                ("DEFERRAL_DELAY_SECONDS", "120".into()),
             ],
         },
     ]
