@@ -10,7 +10,10 @@ builds it) and routes on the SigV4 credential scope of each request:
 - `bedrock-agentcore`: the AgentCore control-plane emulator (agentcore.py). moto 5.2.1 has a
   backend for this signing name too; the middleware answers first, so it is never reached.
 - `iam` with Action=SimulatePrincipalPolicy: scripted decisions (iam_simulation.py).
-- `logs` AssociateKmsKey / DisassociateKmsKey: applied to moto's log groups (logs_kms.py).
+- `logs` AssociateKmsKey / DisassociateKmsKey: applied to moto's log groups (logs_kms.py), with
+  the key policy checked for `logs.<region>.amazonaws.com` as AWS does.
+- tag calls that would take a resource past AWS's 50-tag limit (Logs, SQS, IAM, S3), which moto
+  lets through: answered with the service's error (tag_limits.py).
 - everything else: moto, unchanged.
 Unsigned path-style `PUT|GET /cloudformation-response/<name>` is the local stand-in for
 CloudFormation's ResponseURL (cfn_responses.py): it stores and shows the answers of custom resources.
@@ -33,11 +36,13 @@ from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 from moto.logs.models import logs_backends
 from moto.moto_api._internal.models import moto_api_backend
+from moto.sqs.models import sqs_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
 import fixed_ids
 import logs_kms
+import tag_limits
 from agentcore import AgentCore, NotSeeded, SeedError
 from awsproto import ACCOUNT_ID, AwsRequest, Response, error_for, parse_request
 from cfn_responses import CloudFormationResponses
@@ -174,6 +179,9 @@ class Emulator:
         fault = self.faults.take(request)
         if fault is not None:
             return fault
+        limited = tag_limits.check(request, {"logs": logs_backends, "sqs": sqs_backends, "iam": iam_backends})
+        if limited is not None:
+            return limited
         if request.service == "iam" and request.operation == "SimulatePrincipalPolicy":
             # moto keys its IAM backends by partition (IAM is global within one).
             return self.simulator.simulate(request, iam_backends[ACCOUNT_ID]["aws"])

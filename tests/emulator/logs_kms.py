@@ -8,10 +8,19 @@ object, so a later DescribeLogGroups served by moto shows the change.
 Shapes per botocore's logs service-2.json (JSON 1.1, target prefix Logs_20140328): the request
 names the group by `logGroupName` or `resourceIdentifier` (never both); the operations have no
 output; errors carry `__type` in the body with HTTP 400.
+
+As in AWS, CloudWatch Logs itself must be allowed by the key policy: unless a statement lets
+`logs.<region>.amazonaws.com` use the key (`kms:GenerateDataKey` and `kms:Decrypt`, conditions on
+the log group's encryption context satisfied), AssociateKmsKey answers 400
+`AccessDeniedException` "The specified KMS key does not exist or is not allowed to be used with
+Arn '<log group ARN>'" (the message AWS returns, as reported by users of CloudFormation,
+Terraform and the CDK; the code is not in botocore's model). Conditions this emulation cannot
+decide make a statement not apply (a Deny: apply).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 
@@ -33,7 +42,9 @@ def handle(request: AwsRequest, logs_backends, kms_backends) -> Response:
         body = _body(request)
         group = _log_group(request, body, logs_backends)
         if request.operation == "AssociateKmsKey":
-            group.kms_key_id = _usable_key(body.get("kmsKeyId"), kms_backends)
+            key_arn = _usable_key(body.get("kmsKeyId"), kms_backends)
+            _check_key_policy(key_arn, group, request.region, kms_backends)
+            group.kms_key_id = key_arn
         else:
             group.kms_key_id = None
     except _LogsError as error:
@@ -89,3 +100,72 @@ def _usable_key(key_arn: object, kms_backends) -> str:
     if key is None or key.key_state != "Enabled":
         raise _LogsError("InvalidParameterException", f"Specified KMS key {key_arn} does not exist or is not enabled.")
     return key_arn
+
+
+_LOGS_NEEDS = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+def _check_key_policy(key_arn: str, group, region: str, kms_backends) -> None:
+    region_of_key, account, key_id = _KMS_KEY_ARN.fullmatch(key_arn).groups()
+    key = kms_backends[account][region_of_key].keys[key_id]
+    group_arn = group.arn.removesuffix(":*")
+    principal = f"logs.{region}.amazonaws.com"
+    try:
+        policy = json.loads(key.policy)
+    except (TypeError, ValueError):
+        policy = {}
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    context = {"kms:encryptioncontext:aws:logs:arn": group_arn, "aws:sourceaccount": ACCOUNT_ID}
+    for action in _LOGS_NEEDS:
+        allowed = False
+        for statement in statements:
+            applies = _applies(statement, principal, action, context)
+            if statement.get("Effect") == "Deny" and applies is not False:
+                allowed = False
+                break
+            if statement.get("Effect") == "Allow" and applies is True:
+                allowed = True
+        if not allowed:
+            raise _LogsError(
+                "AccessDeniedException",
+                f"The specified KMS key does not exist or is not allowed to be used with Arn '{group_arn}'",
+            )
+
+
+def _strings(value) -> list[str]:
+    return [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _applies(statement: dict, principal: str, action: str, context: dict) -> bool | None:
+    """True, False, or None (cannot tell) for one statement and request."""
+    who = statement.get("Principal")
+    if who == "*" or (isinstance(who, dict) and "*" in _strings(who.get("AWS", []))):
+        principal_hit = True
+    elif isinstance(who, dict):
+        principal_hit = principal in [p.lower() for p in _strings(who.get("Service", []))]
+    else:
+        return None
+    if not principal_hit:
+        return False
+    if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in _strings(statement.get("Action", []))):
+        return False
+    answer: bool | None = True
+    for operator, entries in (statement.get("Condition") or {}).items():
+        for key, values in (entries or {}).items():
+            value = context.get(key.lower())
+            base = operator.removesuffix("IfExists")
+            if value is None:
+                hit = None if not operator.endswith("IfExists") else True
+            elif base in ("StringEquals", "ArnEquals"):
+                hit = value in _strings(values)
+            elif base in ("StringLike", "ArnLike"):
+                hit = any(fnmatch.fnmatchcase(value, pattern) for pattern in _strings(values))
+            else:
+                hit = None
+            if hit is False:
+                return False
+            if hit is None:
+                answer = None
+    return answer

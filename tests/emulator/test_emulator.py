@@ -414,8 +414,68 @@ class EmulatorTest(unittest.TestCase):
 
     # --- CloudWatch Logs KMS association ---------------------------------------------------
 
+    @staticmethod
+    def logs_key_policy(condition: dict | None = None) -> str:
+        logs = {"Sid": "Logs", "Effect": "Allow", "Principal": {"Service": f"logs.{REGION}.amazonaws.com"},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*"}
+        if condition:
+            logs["Condition"] = condition
+        root = {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"}
+        return json.dumps({"Version": "2012-10-17", "Statement": [root, logs]})
+
+    def test_associate_kms_key_needs_logs_in_the_key_policy(self) -> None:
+        key = self.kms.create_key()["KeyMetadata"]["Arn"]
+        self.logs.create_log_group(logGroupName="/myapp/app")
+        group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/myapp/app"
+        # The default key policy (the account only): refused as AWS refuses it.
+        with self.assertRaises(ClientError) as denied:
+            self.logs.associate_kms_key(logGroupName="/myapp/app", kmsKeyId=key)
+        self.assertEqual(
+            error_of(denied),
+            ("AccessDeniedException", 400, f"The specified KMS key does not exist or is not allowed to be used with Arn '{group_arn}'"),
+        )
+        # A statement for another log group does not help; one for this group does.
+        self.kms.put_key_policy(KeyId=key, PolicyName="default", Policy=self.logs_key_policy(
+            {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/other"}}))
+        with self.assertRaises(ClientError):
+            self.logs.associate_kms_key(logGroupName="/myapp/app", kmsKeyId=key)
+        self.kms.put_key_policy(KeyId=key, PolicyName="default", Policy=self.logs_key_policy(
+            {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/myapp/*"}}))
+        self.logs.associate_kms_key(logGroupName="/myapp/app", kmsKeyId=key)
+        [group] = self.logs.describe_log_groups(logGroupNamePrefix="/myapp/app")["logGroups"]
+        self.assertEqual(group["kmsKeyId"], key)
+
+    def test_tag_limit_of_50_is_enforced(self) -> None:
+        tags = {f"k{i}": "v" for i in range(48)}
+        self.logs.create_log_group(logGroupName="/myapp/tags", tags=tags)
+        group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/myapp/tags"
+        self.logs.tag_resource(resourceArn=group_arn, tags={"k0": "again", "a": "1", "b": "2"})  # 50
+        with self.assertRaises(ClientError) as logs:
+            self.logs.tag_resource(resourceArn=group_arn, tags={"c": "3"})
+        self.assertEqual(error_of(logs)[:2], ("TooManyTagsException", 400))
+
+        url = self.sqs.create_queue(QueueName="tags", tags=tags)["QueueUrl"]
+        with self.assertRaises(ClientError) as sqs:
+            self.sqs.tag_queue(QueueUrl=url, Tags={"a": "1", "b": "2", "c": "3"})
+        self.assertEqual(error_of(sqs)[:2], ("InvalidParameterValue", 400))
+
+        self.create_role("LPMA_tags")
+        self.iam.tag_role(RoleName="LPMA_tags", Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(48)])
+        self.iam.tag_role(RoleName="LPMA_tags", Tags=[{"Key": "K0", "Value": "same key, other case"}])
+        with self.assertRaises(ClientError) as iam:
+            self.iam.tag_role(RoleName="LPMA_tags", Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}, {"Key": "c", "Value": "3"}])
+        self.assertEqual(error_of(iam)[:2], ("LimitExceeded", 409))
+
+        self.s3.create_bucket(Bucket="tags")
+        self.s3.put_bucket_tagging(Bucket="tags", Tagging={"TagSet": [{"Key": f"k{i}", "Value": "v"} for i in range(50)]})
+        with self.assertRaises(ClientError) as s3:
+            self.s3.put_bucket_tagging(Bucket="tags", Tagging={"TagSet": [{"Key": f"k{i}", "Value": "v"} for i in range(51)]})
+        self.assertEqual(error_of(s3)[:2], ("InvalidTag", 400))
+
     def test_associate_and_disassociate_kms_key(self) -> None:
         key = self.kms.create_key()["KeyMetadata"]["Arn"]
+        self.kms.put_key_policy(KeyId=key, PolicyName="default", Policy=self.logs_key_policy())
         self.logs.create_log_group(logGroupName="/myapp/app")
         self.logs.associate_kms_key(logGroupName="/myapp/app", kmsKeyId=key)
         [group] = self.logs.describe_log_groups(logGroupNamePrefix="/myapp/app")["logGroups"]

@@ -69,9 +69,50 @@ struct Fixture {
     alert_queue: String,
 }
 
+/// The project key's policy as the template writes it for the scope family: the account,
+/// and CloudWatch Logs for the family's log groups (without it AssociateKmsKey fails).
+fn project_key_policy(extra: &[Value]) -> Value {
+    let mut statements = vec![
+        json!({"Sid": "AccountAdministersAndDelegatesToIam", "Effect": "Allow",
+               "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+               "Action": "kms:*", "Resource": "*"}),
+        json!({"Sid": "LogsForScopeFamily", "Effect": "Allow",
+               "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
+               "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+                          "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+               "Resource": "*",
+               "Condition": {
+                   "ArnLike": {"kms:EncryptionContext:aws:logs:arn": format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:*")},
+                   "StringLike": {"kms:EncryptionContext:aws:logs:arn": ["arn:*:logs:*:*:log-group:corebound-demo-*"]}}}),
+    ];
+    statements.extend(extra.iter().cloned());
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+fn put_key_policy(emu: &Emulator, key: &str, policy: &Value) {
+    corebound_tests::aws_calls::json(
+        emu,
+        "kms",
+        "TrentService.PutKeyPolicy",
+        &json!({"KeyId": key, "PolicyName": "default", "Policy": policy.to_string()}),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+}
+
+fn put_bucket_policy(emu: &Emulator, bucket: &str, policy: &Value) {
+    corebound_tests::aws_calls::rest_xml(emu, "PUT", &format!("/{bucket}?policy"), &policy.to_string())
+        .unwrap_or_else(|error| panic!("{error}"));
+}
+
+/// `count` tags `team:<i>=x` (to bring a resource near AWS's limit of 50).
+fn many_tags(count: usize) -> Vec<(String, String)> {
+    (0..count).map(|i| (format!("team:{i:02}"), "x".to_string())).collect()
+}
+
 impl Fixture {
     fn new(emu: &Emulator) -> Self {
         let cmk = aws::create_key(emu, "corebound demo project key", &[]);
+        put_key_policy(emu, &cmk, &project_key_policy(&[]));
         let alert_topic = aws::create_topic(emu, "platform-remediation-alerts", &[], &[]);
         let alert_queue = aws::create_queue(emu, ALERT_QUEUE, &[], &[]);
         aws::subscribe_queue(
@@ -1062,6 +1103,410 @@ fn invalid_configuration_fails_at_start_naming_the_variable() {
             "{variable}: no AWS call"
         );
     }
+}
+
+/// The findings' (rule, action) rows and the finding names of a run.
+fn findings(run: &Run) -> Vec<String> {
+    run.audits
+        .iter()
+        .filter(|record| record["action"] == "reported")
+        .filter_map(|record| record["detail"]["finding"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn count(run: &Run, operation: &str) -> usize {
+    run.operations().iter().filter(|op| *op == operation).count()
+}
+
+#[test]
+fn a_queue_a_service_delivers_to_is_not_switched_until_the_key_policy_lets_that_service_in() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let queue_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:corebound-demo-jobs");
+    let rule = format!("arn:aws:events:us-east-1:{ACCOUNT}:rule/corebound-demo-nightly");
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "NightlyRule", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+         "Action": "sqs:SendMessage", "Resource": queue_arn,
+         "Condition": {"ArnEquals": {"aws:SourceArn": rule}}}]});
+    let url = aws::create_queue(
+        emu,
+        "corebound-demo-jobs",
+        &[("Policy", &policy.to_string())],
+        &[],
+    );
+    let event = event("remediator/create-queue.json");
+    let mut remediator = fx.start(emu, &[]);
+
+    // The key policy does not let EventBridge use the key: switching would drop every
+    // message the rule sends. Tagged, not switched, reported with the statement to add.
+    let run = remediator.run(&event);
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), ["TagQueue"], "{:?}", run.operations());
+    assert_eq!(count(&run, "GetKeyPolicy"), 1, "the key policy is read once");
+    assert_eq!(findings(&run), ["would_break_delivery"]);
+    let finding = run
+        .audits
+        .iter()
+        .find(|record| record["detail"]["finding"] == "would_break_delivery")
+        .unwrap();
+    assert_eq!(finding["rule"], "cmk-encryption");
+    assert_eq!(finding["detail"]["principal"], "events.amazonaws.com");
+    let statement = finding["detail"]["statement"].clone();
+    assert_eq!(statement["Principal"]["Service"], "events.amazonaws.com");
+    assert_eq!(
+        aws::queue_attributes(emu, &url).get("KmsMasterKeyId"),
+        None,
+        "left on SSE-SQS"
+    );
+    let alerts = fx.alerts(emu);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0].contains("would break delivery from events.amazonaws.com"),
+        "{}",
+        alerts[0]
+    );
+
+    // Once the key policy has the statement the finding names, the same event switches it.
+    put_key_policy(emu, &fx.cmk, &project_key_policy(&[statement]));
+    let run = remediator.run(&event);
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), ["SetQueueAttributes"]);
+    assert_eq!(aws::queue_attributes(emu, &url)["KmsMasterKeyId"], fx.cmk);
+}
+
+#[test]
+fn a_queue_no_service_delivers_to_is_switched_without_reading_the_key_policy() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    // A team role may send: not an AWS service, it uses the key through SQS.
+    let policy = json!({"Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/LPMA_Demo_Worker")},
+        "Action": "sqs:SendMessage", "Resource": "*"}]});
+    aws::create_queue(
+        emu,
+        "corebound-demo-jobs",
+        &[("Policy", &policy.to_string())],
+        &[],
+    );
+    let mut remediator = fx.start(emu, &[]);
+    let run = remediator.run(&event("remediator/create-queue.json"));
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), ["TagQueue", "SetQueueAttributes"]);
+    assert_eq!(count(&run, "GetKeyPolicy"), 0);
+}
+
+#[test]
+fn a_log_delivery_bucket_stays_on_sse_s3_as_a_recorded_exception() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let bucket = "corebound-demo-artifacts-123456789012";
+    aws::create_bucket(emu, bucket);
+    put_bucket_policy(
+        emu,
+        bucket,
+        &json!({"Version": "2012-10-17", "Statement": [{"Sid": "S3ServerAccessLogs",
+            "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}]}),
+    );
+    let mut remediator = fx.start(emu, &[]);
+    let run = remediator.run(&event("remediator/create-bucket.json"));
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), ["PutBucketTagging"]);
+    let exception = run
+        .audits
+        .iter()
+        .find(|record| record["detail"]["exception"] == "log_delivery_bucket")
+        .unwrap_or_else(|| panic!("{:?}", run.audits));
+    assert_eq!(exception["rule"], "cmk-encryption");
+    assert_eq!(exception["action"], "none");
+    assert!(
+        exception["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("skipped: kept on SSE-S3: S3 server access log bucket"),
+        "{exception}"
+    );
+    assert!(
+        !aws::bucket_encryption(emu, bucket).is_some_and(|xml| xml.contains("aws:kms")),
+        "not switched to SSE-KMS"
+    );
+    assert_eq!(run.publishes(), 0, "an exception is recorded, not alerted");
+}
+
+#[test]
+fn a_log_group_is_not_associated_when_the_key_policy_does_not_allow_logs() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    // The key policy of a key made without the Logs statement (the KMS default).
+    put_key_policy(
+        emu,
+        &fx.cmk,
+        &json!({"Version": "2012-10-17", "Statement": [{"Sid": "Root", "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+            "Action": "kms:*", "Resource": "*"}]}),
+    );
+    aws::create_log_group(emu, "corebound-demo-agent-logs", None, &[]);
+    let mut remediator = fx.start(emu, &[]);
+    let run = remediator.run(&event("remediator/create-log-group.json"));
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), ["TagResource"], "{:?}", run.operations());
+    assert_eq!(findings(&run), ["logs_not_allowed_by_key_policy"]);
+    let alerts = fx.alerts(emu);
+    assert!(
+        alerts[0].contains("logs.us-east-1.amazonaws.com")
+            && alerts[0].contains("AllowCloudWatchLogsToUseKey"),
+        "{}",
+        alerts[0]
+    );
+    assert_eq!(
+        aws::log_group(emu, "corebound-demo-agent-logs").get("kmsKeyId"),
+        None
+    );
+}
+
+#[test]
+fn an_unusable_project_key_changes_no_encryption_and_alerts_once_per_cold_start() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let disabled = aws::create_key(emu, "disabled project key", &[]);
+    corebound_tests::aws_calls::json(emu, "kms", "TrentService.DisableKey", &json!({"KeyId": disabled}))
+        .unwrap();
+    let asymmetric = corebound_tests::aws_calls::json(
+        emu,
+        "kms",
+        "TrentService.CreateKey",
+        &json!({"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"}),
+    )
+    .unwrap()["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let arn = aws::create_topic(emu, "corebound-demo-alerts", &[], &[]);
+    fx.alerts(emu);
+    for (key, problem) in [
+        (disabled, "the key state is Disabled, not Enabled"),
+        (asymmetric, "the key spec is RSA_2048, not SYMMETRIC_DEFAULT"),
+    ] {
+        let mut remediator = fx.start(emu, &[("KMS_KEY_ARN", Some(&key))]);
+        for _ in 0..2 {
+            let run = remediator.run(&event("remediator/create-topic.json"));
+            run.assert_ok();
+            assert!(
+                !run.operations().contains(&"SetTopicAttributes".to_string()),
+                "{problem}: {:?}",
+                run.operations()
+            );
+            let exception = run
+                .audits
+                .iter()
+                .find(|record| record["detail"]["exception"] == "project_key_unusable")
+                .unwrap_or_else(|| panic!("{problem}: {:?}", run.audits));
+            assert!(exception["result"].as_str().unwrap().contains(problem));
+            assert_eq!(run.publishes(), 0, "not alerted per event");
+        }
+        assert_eq!(aws::topic_tags(emu, &arn), required_tags(), "tags still applied");
+        assert_eq!(aws::topic_attributes(emu, &arn).get("KmsMasterKeyId"), None);
+        let alerts = fx.alerts(emu);
+        assert_eq!(alerts.len(), 1, "once per cold start: {alerts:?}");
+        assert!(alerts[0].contains(problem), "{}", alerts[0]);
+        assert!(alerts[0].contains(&key), "{}", alerts[0]);
+        let cold_start: Vec<Value> = remediator
+            .audit_lines()
+            .into_iter()
+            .filter(|line| line["event_id"] == "cold-start")
+            .collect();
+        assert_eq!(cold_start.len(), 1);
+        assert_eq!(cold_start[0]["detail"]["finding"], "project_key_unusable");
+        // Reset the topic for the next key.
+        corebound_tests::aws_calls::query(
+            emu,
+            "sns",
+            "UntagResource",
+            &[
+                ("ResourceArn", &arn),
+                ("TagKeys.member.1", "ApplicationId"),
+                ("TagKeys.member.2", "Environment"),
+                ("TagKeys.member.3", "Project"),
+                ("TagKeys.member.4", "ServiceLine"),
+                ("TagKeys.member.5", "ManagedBy"),
+            ],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn the_project_key_by_its_alias_is_not_a_foreign_key() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    aws::create_alias(emu, "alias/corebound-demo-corebound", &fx.cmk);
+    let all: Vec<(&str, &str)> = REQUIRED.to_vec();
+    let topic = aws::create_topic(
+        emu,
+        "corebound-demo-alerts",
+        &[("KmsMasterKeyId", "alias/corebound-demo-corebound")],
+        &all,
+    );
+    aws::create_queue(
+        emu,
+        "corebound-demo-jobs",
+        &[(
+            "KmsMasterKeyId",
+            &format!("arn:aws:kms:us-east-1:{ACCOUNT}:alias/corebound-demo-corebound"),
+        )],
+        &all,
+    );
+    let mut remediator = fx.start(emu, &[]);
+    for name in ["create-topic.json", "create-queue.json"] {
+        let run = remediator.run(&event(&format!("remediator/{name}")));
+        run.assert_ok();
+        assert_eq!(run.writes(), Vec::<String>::new(), "{name}");
+        assert!(
+            run.decisions()
+                .iter()
+                .all(|(_, action, result)| action == "none" && result == "ok"),
+            "{name}: {:?}",
+            run.decisions()
+        );
+    }
+    assert_eq!(
+        aws::topic_attributes(emu, &topic)["KmsMasterKeyId"],
+        "alias/corebound-demo-corebound"
+    );
+}
+
+#[test]
+fn an_opted_out_role_is_not_touched_whatever_the_case_of_the_tag_key() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    aws::create_role(
+        emu,
+        "LPMA_Demo_AgentRuntime",
+        &[("Corebound:Remediation", "off")],
+    );
+    let mut remediator = fx.start(emu, &[]);
+    let run = remediator.run(&event("remediator/create-role.json"));
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), Vec::<String>::new());
+    assert_eq!(
+        run.decisions(),
+        [
+            decision("opt-out", "reported", "ok"),
+            decision("scope", "none", "ok")
+        ]
+    );
+}
+
+#[test]
+fn conflicts_and_internal_errors_are_retried() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let bucket = "corebound-demo-artifacts-123456789012";
+    aws::create_bucket(emu, bucket);
+    aws::create_role(emu, "LPMA_Demo_AgentRuntime", &[]);
+    let key = aws::create_key(emu, "corebound demo data key", &[]);
+    aws::create_alias(emu, "alias/corebound-demo-data", &key);
+    emu.post(
+        "/_corebound/faults",
+        &json!({"service": "s3", "operation": "PutBucketTagging", "status": 409, "code": "OperationAborted",
+                "message": "A conflicting conditional operation is currently in progress against this resource.", "count": 2}),
+    );
+    emu.post(
+        "/_corebound/faults",
+        &json!({"service": "iam", "operation": "TagRole", "status": 409, "code": "ConcurrentModification",
+                "message": "Rate exceeded for concurrent modifications", "count": 2}),
+    );
+    emu.post(
+        "/_corebound/faults",
+        &json!({"service": "kms", "operation": "TagResource", "status": 400, "code": "KMSInternalException",
+                "message": "internal error", "count": 2}),
+    );
+    let mut remediator = fx.start(emu, &[]);
+    let events = [
+        ("create-bucket.json".to_string(), event("remediator/create-bucket.json"), "PutBucketTagging"),
+        ("create-role.json".to_string(), event("remediator/create-role.json"), "TagRole"),
+        (
+            "create-key.json".to_string(),
+            with(
+                event("remediator/create-key.json"),
+                "/detail/responseElements/keyMetadata/arn",
+                &key,
+            ),
+            "TagResource",
+        ),
+    ];
+    for (name, event, operation) in events {
+        let run = remediator.run(&event);
+        run.assert_ok();
+        assert_eq!(count(&run, operation), 3, "{name}: two failures, then success");
+    }
+    assert_eq!(aws::bucket_tags(emu, bucket), required_tags());
+    assert_eq!(aws::role_tags(emu, "LPMA_Demo_AgentRuntime"), required_tags());
+    assert_eq!(aws::key_tags(emu, &key), required_tags());
+}
+
+#[test]
+fn a_resource_at_the_tag_limit_gets_a_finding_not_a_retry_cycle() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let tags = many_tags(46);
+    let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    aws::create_log_group(emu, "corebound-demo-agent-logs", None, &tags);
+    let mut remediator = fx.start(emu, &[]);
+    let run = remediator.run(&event("remediator/create-log-group.json"));
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), ["AssociateKmsKey"], "{:?}", run.operations());
+    assert_eq!(findings(&run), ["tag_limit_reached"]);
+    let alerts = fx.alerts(emu);
+    assert!(
+        alerts[0].contains("AWS's limit of 50 tags per resource"),
+        "{}",
+        alerts[0]
+    );
+    assert_eq!(aws::log_group_tags(emu, "corebound-demo-agent-logs").len(), 46);
+}
+
+#[test]
+fn a_fifo_alert_topic_receives_the_alerts() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let fifo_topic = aws::create_topic(
+        emu,
+        "platform-remediation-alerts.fifo",
+        &[("FifoTopic", "true")],
+        &[],
+    );
+    let inbox = aws::create_queue(
+        emu,
+        "platform-alert-inbox.fifo",
+        &[("FifoQueue", "true")],
+        &[],
+    );
+    aws::subscribe_queue(
+        emu,
+        &fifo_topic,
+        &format!("arn:aws:sqs:us-east-1:{ACCOUNT}:platform-alert-inbox.fifo"),
+    );
+    let arn = aws::create_topic(emu, "payments-team-alerts", &[], &[]);
+    let event = with(
+        event("remediator/create-topic.json"),
+        "/detail/responseElements/topicArn",
+        &arn,
+    );
+    let mut remediator = fx.start(emu, &[("ALERT_TOPIC_ARN", Some(&fifo_topic))]);
+    let run = remediator.run(&event);
+    run.assert_ok();
+    assert_eq!(run.publishes(), 1);
+    let messages = aws::receive_messages(emu, &inbox, 0);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0]["Body"]
+            .as_str()
+            .unwrap()
+            .contains("out of scope: payments-team-alerts"),
+        "{}",
+        messages[0]
+    );
 }
 
 /// A benchmark, not a test: a burst of 1 000 create events (five kinds, 200 each) handled by

@@ -68,23 +68,41 @@ impl Alert {
         Some(Alert { subject, message })
     }
 
+    /// Publishes to a standard or FIFO topic. A FIFO topic (`.fifo`) requires a message
+    /// group (one for all alerts: they stay in order) and, without content-based
+    /// deduplication, a deduplication id: the hash of the alert, so a retried invocation
+    /// that has the same thing to say within SNS's 5-minute window is delivered once.
     pub async fn publish(
         &self,
         sns: &aws_sdk_sns::Client,
         retry: &RetryPolicy,
         topic_arn: &str,
     ) -> Result<(), CallError> {
+        let fifo = fifo_ids(topic_arn, &self.subject, &self.message);
         retry
             .sdk("sns:Publish", || {
                 sns.publish()
                     .topic_arn(topic_arn)
                     .subject(&self.subject)
                     .message(&self.message)
+                    .set_message_group_id(fifo.as_ref().map(|(group, _)| group.clone()))
+                    .set_message_deduplication_id(fifo.as_ref().map(|(_, id)| id.clone()))
                     .send()
             })
             .await?;
         Ok(())
     }
+}
+
+/// The message group of every alert on a FIFO topic.
+const FIFO_GROUP: &str = "corebound-remediator";
+
+/// `(MessageGroupId, MessageDeduplicationId)` for a FIFO topic, `None` for a standard one.
+fn fifo_ids(topic_arn: &str, subject: &str, message: &str) -> Option<(String, String)> {
+    topic_arn.ends_with(".fifo").then(|| {
+        let digest = corebound::policy_document::short_hash(&format!("{subject}\n{message}"));
+        (FIFO_GROUP.to_string(), format!("alert-{digest}"))
+    })
 }
 
 fn subject(text: &str) -> String {
@@ -145,6 +163,18 @@ mod tests {
         assert!(alert.message.contains("report (nothing was changed)"));
         assert!(alert.message.contains("\"action\": \"reported\""));
         assert!(!alert.message.contains("\"action\": \"tagged\""));
+    }
+
+    #[test]
+    fn fifo_topics_get_a_group_and_a_content_deduplication_id() {
+        assert_eq!(fifo_ids("arn:aws:sns:us-east-1:123456789012:alerts", "s", "m"), None);
+        let fifo = "arn:aws:sns:us-east-1:123456789012:alerts.fifo";
+        let (group, id) = fifo_ids(fifo, "s", "m").unwrap();
+        assert_eq!(group, FIFO_GROUP);
+        assert_eq!(fifo_ids(fifo, "s", "m").unwrap().1, id, "same alert, same id");
+        assert_ne!(fifo_ids(fifo, "s", "other").unwrap().1, id);
+        // SNS: up to 128 alphanumeric or punctuation characters.
+        assert!(id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()), "{id}");
     }
 
     #[test]

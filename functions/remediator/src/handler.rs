@@ -17,8 +17,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use corebound::custom_resource::handler_budget;
 use corebound::remediation::{
-    plan, plan_records, triage, Action, AuditAction, AuditRecord, AuditResult, CreateEvent,
-    Execution, Mode, RemediationConfig, ResourceRef, Rule,
+    guard_key_switch, needs_key_policy, plan, plan_records, triage, Action, AuditAction,
+    AuditRecord, AuditResult, CreateEvent, Execution, Mode, RemediationConfig, ResourceRef, Rule,
 };
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
@@ -152,12 +152,32 @@ impl Remediator {
             }
         };
 
-        let observed = match observe(&self.clients, retry, resource).await {
+        // Bucket ARNs carry no region or account, only the partition (the key's).
+        let partition = self
+            .config
+            .kms_key_arn
+            .split(':')
+            .nth(1)
+            .unwrap_or("aws");
+        let observed = match observe(&self.clients, retry, partition, resource).await {
             Ok(observed) => observed,
             Err(error) => return read_failed(event, resource, &error),
         };
 
-        let decided = plan(&observed.resource, &observed.state, &self.config);
+        let mut decided = plan(&observed.resource, &observed.state, &self.config);
+        // A switch to the CMK must not break a delivery into the resource (or Logs' use
+        // of the key): the key policy is read then, once for this invocation.
+        let kind = observed.resource.kind();
+        if needs_key_policy(&decided, kind, &observed.state) {
+            let key_policy =
+                crate::project_key::key_policy(&self.clients, retry, &self.config.kms_key_arn)
+                    .await;
+            let read = match &key_policy {
+                Ok(policy) => Ok(policy),
+                Err(error) => Err(error.as_str()),
+            };
+            guard_key_switch(&mut decided, kind, &observed.state, read);
+        }
         let mut outcomes: Vec<Result<(), String>> = Vec::new();
         if self.config.mode == Mode::Enforce {
             // The actions are independent (tags, encryption): a failed one does not stop the others.
@@ -242,7 +262,7 @@ fn describe(action: &Action) -> String {
 }
 
 /// One audit record as one JSON line on stdout.
-fn emit(record: &AuditRecord) {
+pub fn emit(record: &AuditRecord) {
     let mut line = match serde_json::to_value(record) {
         Ok(Value::Object(fields)) => fields,
         _ => return,

@@ -16,7 +16,10 @@ mod clients;
 mod handler;
 mod init_error;
 mod observe;
+mod project_key;
 mod retry;
+
+use std::time::{Duration, Instant};
 
 use corebound::remediation::{ConfigError, RemediationConfig};
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -29,7 +32,7 @@ use crate::retry::RetryPolicy;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     corebound::logging::init();
-    let (config, retry) = match configuration() {
+    let (mut config, retry) = match configuration() {
         Ok(settings) => settings,
         Err(error) => {
             tracing::error!(variable = error.variable, "{error}");
@@ -37,12 +40,29 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             return Err(error.into());
         }
     };
-    tracing::info!(mode = ?config.mode, scope = ?config.scope_patterns, "remediator ready");
     let sdk = corebound::aws::load_sdk_config().await;
+    let clients = Clients::new(&sdk);
+    // One DescribeKey (and ListAliases) per cold start, inside Lambda's 10 s init phase.
+    let init_retry = retry.until(Instant::now() + INIT_BUDGET);
+    let region = std::env::var("AWS_REGION")
+        .ok()
+        .filter(|region| !region.trim().is_empty());
+    config.key_status =
+        project_key::check(&clients, &init_retry, &config.kms_key_arn, region.as_deref()).await;
+    if !config.key_status.usable() {
+        project_key::report_unusable(&clients, &init_retry, &config).await;
+    }
+    tracing::info!(
+        mode = ?config.mode,
+        scope = ?config.scope_patterns,
+        key_aliases = ?config.key_status.aliases,
+        key_usable = config.key_status.usable(),
+        "remediator ready"
+    );
     let remediator = Remediator {
         config,
         retry,
-        clients: Clients::new(&sdk),
+        clients,
     };
     let remediator = &remediator;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
@@ -50,6 +70,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }))
     .await
 }
+
+/// How long the key check at start may take (Lambda's init phase is limited to 10 s).
+const INIT_BUDGET: Duration = Duration::from_secs(6);
 
 fn configuration() -> Result<(RemediationConfig, RetryPolicy), ConfigError> {
     let lookup = |name: &str| std::env::var(name).ok();

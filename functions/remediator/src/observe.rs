@@ -4,10 +4,10 @@
 //!
 //! | kind | calls |
 //! |---|---|
-//! | SNS topic | `GetTopicAttributes`, `ListTagsForResource` |
-//! | SQS queue | `GetQueueAttributes` (`KmsMasterKeyId`, `SqsManagedSseEnabled`), `ListQueueTags` |
+//! | SNS topic | `GetTopicAttributes` (`KmsMasterKeyId`, `Policy`), `ListTagsForResource` |
+//! | SQS queue | `GetQueueAttributes` (`KmsMasterKeyId`, `SqsManagedSseEnabled`, `QueueArn`, `Policy`), `ListQueueTags` |
 //! | log group | `DescribeLogGroups` (name prefix), `ListTagsForResource` (log group ARN) |
-//! | S3 bucket | `GetBucketTagging` (`NoSuchTagSet` = no tags), `GetBucketEncryption` |
+//! | S3 bucket | `GetBucketTagging` (`NoSuchTagSet` = no tags), `GetBucketEncryption`, `GetBucketPolicy` (`NoSuchBucketPolicy` = none), `GetBucketAcl` |
 //! | secret | `DescribeSecret` |
 //! | IAM role | `ListRoleTags` |
 //! | KMS key | `ListResourceTags`, `ListAliases` (waits for an alias, see [`kms_key`]) |
@@ -65,9 +65,14 @@ pub struct Observed {
 pub async fn observe(
     clients: &Clients,
     retry: &RetryPolicy,
+    partition: &str,
     resource: &ResourceRef,
 ) -> Result<Observed, CallError> {
-    let read = Reader { clients, retry };
+    let read = Reader {
+        clients,
+        retry,
+        partition,
+    };
     let (target, state) = match resource {
         ResourceRef::SnsTopic { arn } => read.sns_topic(arn).await?,
         ResourceRef::SqsQueue { url, .. } => read.sqs_queue(url).await?,
@@ -107,7 +112,7 @@ pub async fn observe(
             let state = ObservedState {
                 tags: read.agentcore_tags(&arn).await?,
                 encryption: EncryptionState::Memory { encryption_key_arn },
-                key_aliases: Vec::new(),
+                ..ObservedState::default()
             };
             (Target::AgentCore { arn }, state)
         }
@@ -156,6 +161,14 @@ fn id_has_name(id: &str, name: &str) -> bool {
         })
 }
 
+/// The grantee URI of the S3 log delivery group (server access logs by ACL).
+const LOG_DELIVERY_GROUP: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+
+/// A resource policy as JSON; kept as a string when it is not (then judged unreadable).
+fn policy_value(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()))
+}
+
 fn non_empty(value: Option<&str>) -> Option<String> {
     value
         .map(str::trim)
@@ -174,6 +187,8 @@ fn tag_map<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<
 struct Reader<'a> {
     clients: &'a Clients,
     retry: &'a RetryPolicy,
+    /// The partition of the project key (for bucket ARNs, which carry no region).
+    partition: &'a str,
 }
 
 type Read = Result<(Target, ObservedState), CallError>;
@@ -187,12 +202,14 @@ impl Reader<'_> {
                 sns.get_topic_attributes().topic_arn(arn).send()
             })
             .await?;
-        let kms_master_key_id = non_empty(
+        let attribute = |name: &str| {
             attributes
                 .attributes()
-                .and_then(|attributes| attributes.get("KmsMasterKeyId"))
-                .map(String::as_str),
-        );
+                .and_then(|attributes| attributes.get(name))
+                .map(String::as_str)
+        };
+        let kms_master_key_id = non_empty(attribute("KmsMasterKeyId"));
+        let resource_policy = non_empty(attribute("Policy")).map(|text| policy_value(&text));
         let tags = self
             .retry
             .sdk("sns:ListTagsForResource", || {
@@ -202,7 +219,9 @@ impl Reader<'_> {
         let state = ObservedState {
             tags: tag_map(tags.tags().iter().map(|tag| (tag.key(), tag.value()))),
             encryption: EncryptionState::SnsTopic { kms_master_key_id },
-            key_aliases: Vec::new(),
+            resource_arn: Some(arn.to_string()),
+            resource_policy,
+            ..ObservedState::default()
         };
         Ok((Target::SnsTopic { arn: arn.into() }, state))
     }
@@ -216,6 +235,8 @@ impl Reader<'_> {
                     .queue_url(url)
                     .attribute_names(QueueAttributeName::KmsMasterKeyId)
                     .attribute_names(QueueAttributeName::SqsManagedSseEnabled)
+                    .attribute_names(QueueAttributeName::QueueArn)
+                    .attribute_names(QueueAttributeName::Policy)
                     .send()
             })
             .await?;
@@ -230,6 +251,9 @@ impl Reader<'_> {
             sqs_managed_sse_enabled: attribute(QueueAttributeName::SqsManagedSseEnabled)
                 .is_some_and(|value| value.eq_ignore_ascii_case("true")),
         };
+        let resource_arn = non_empty(attribute(QueueAttributeName::QueueArn));
+        let resource_policy =
+            non_empty(attribute(QueueAttributeName::Policy)).map(|text| policy_value(&text));
         let tags = self
             .retry
             .sdk("sqs:ListQueueTags", || {
@@ -242,7 +266,9 @@ impl Reader<'_> {
                 .map(|tags| tag_map(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
                 .unwrap_or_default(),
             encryption,
-            key_aliases: Vec::new(),
+            resource_arn,
+            resource_policy,
+            ..ObservedState::default()
         };
         Ok((Target::SqsQueue { url: url.into() }, state))
     }
@@ -305,7 +331,8 @@ impl Reader<'_> {
             encryption: EncryptionState::LogGroup {
                 kms_key_id: non_empty(group.kms_key_id()),
             },
-            key_aliases: Vec::new(),
+            resource_arn: Some(arn.clone()),
+            ..ObservedState::default()
         };
         let target = Target::LogGroup {
             name: name.into(),
@@ -350,10 +377,35 @@ impl Reader<'_> {
             Err(error) if error.is("ServerSideEncryptionConfigurationNotFoundError") => None,
             Err(error) => return Err(error),
         };
+        // Who may deliver into the bucket, and whether it receives log deliveries.
+        let resource_policy = match self
+            .retry
+            .sdk("s3:GetBucketPolicy", || {
+                s3.get_bucket_policy().bucket(name).send()
+            })
+            .await
+        {
+            Ok(output) => non_empty(output.policy()).map(|text| policy_value(&text)),
+            Err(error) if error.is("NoSuchBucketPolicy") => None,
+            Err(error) => return Err(error),
+        };
+        let acl = self
+            .retry
+            .sdk("s3:GetBucketAcl", || s3.get_bucket_acl().bucket(name).send())
+            .await?;
+        let acl_grants_log_delivery = acl.grants().iter().any(|grant| {
+            grant
+                .grantee()
+                .and_then(|grantee| grantee.uri())
+                .is_some_and(|uri| uri == LOG_DELIVERY_GROUP)
+        });
         let state = ObservedState {
             tags,
             encryption: EncryptionState::S3Bucket { default_encryption },
-            key_aliases: Vec::new(),
+            resource_arn: Some(format!("arn:{}:s3:::{name}", self.partition)),
+            resource_policy,
+            acl_grants_log_delivery,
+            ..ObservedState::default()
         };
         Ok((Target::S3Bucket { name: name.into() }, state))
     }
@@ -376,7 +428,7 @@ impl Reader<'_> {
             encryption: EncryptionState::Secret {
                 kms_key_id: non_empty(secret.kms_key_id()),
             },
-            key_aliases: Vec::new(),
+            ..ObservedState::default()
         };
         Ok((Target::Secret { arn: arn.into() }, state))
     }
@@ -463,6 +515,7 @@ impl Reader<'_> {
             tags,
             encryption: EncryptionState::NotApplicable,
             key_aliases,
+            ..ObservedState::default()
         };
         Ok((Target::KmsKey { arn: arn.into() }, state))
     }

@@ -35,6 +35,19 @@ const NOT_FOUND_CODES: [&str; 9] = [
     "NoSuchResource",
 ];
 
+/// Error codes meaning "try again": a conflicting concurrent change, or a fault inside the
+/// service, that AWS documents as retryable but the generic classification does not know.
+const RETRYABLE_CODES: [&str; 8] = [
+    "OperationAborted",                // S3: a conflicting operation on the bucket
+    "OperationAbortedException",       // Logs: concurrent requests on the same resource
+    "ConcurrentModification",          // IAM (query protocol code)
+    "ConcurrentModificationException", // IAM (exception name), other services
+    "ConcurrentAccess",                // SNS TagResource (query protocol code)
+    "ConcurrentAccessException",       // SNS (exception name)
+    "KMSInternalException",            // KMS
+    "DependencyTimeoutException",      // KMS
+];
+
 /// How a failure is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -69,6 +82,7 @@ impl CallError {
     pub fn from_failure(operation: &str, failure: AwsFailure) -> CallError {
         let kind = match failure.code.as_deref() {
             Some(code) if NOT_FOUND_CODES.contains(&code) => FailureKind::NotFound,
+            Some(code) if RETRYABLE_CODES.contains(&code) => FailureKind::Transient,
             _ if failure.is_retryable() => FailureKind::Transient,
             _ => FailureKind::Final,
         };
@@ -309,6 +323,12 @@ mod tests {
             (Some("ThrottlingException"), FailureKind::Transient),
             (Some("Throttling"), FailureKind::Transient),
             (None, FailureKind::Transient),
+            (Some("OperationAborted"), FailureKind::Transient),
+            (Some("OperationAbortedException"), FailureKind::Transient),
+            (Some("ConcurrentModification"), FailureKind::Transient),
+            (Some("ConcurrentModificationException"), FailureKind::Transient),
+            (Some("KMSInternalException"), FailureKind::Transient),
+            (Some("TooManyTagsException"), FailureKind::Final),
             (Some("AccessDenied"), FailureKind::Final),
             (Some("InvalidParameterException"), FailureKind::Final),
         ];

@@ -144,7 +144,7 @@ pub enum Execution<'a> {
 }
 
 /// The records for one planned resource: each action, then each finding, then each
-/// rule found compliant.
+/// exception (a rule deliberately not applied), then each rule found compliant.
 pub fn plan_records(
     event_id: &str,
     resource: &ResourceRef,
@@ -190,11 +190,23 @@ pub fn plan_records(
             to_json(finding),
         )
     });
+    let exceptions = plan.exceptions.iter().map(|exception| {
+        record(
+            exception.rule(),
+            AuditAction::None,
+            AuditResult::Skipped(exception.to_string()),
+            to_json(exception),
+        )
+    });
     let compliant = plan
         .compliant
         .iter()
         .map(|rule| record(*rule, AuditAction::None, AuditResult::Ok, Value::Null));
-    actions.chain(findings).chain(compliant).collect()
+    actions
+        .chain(findings)
+        .chain(exceptions)
+        .chain(compliant)
+        .collect()
 }
 
 /// These types serialise to JSON infallibly (string map keys only).

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use thiserror::Error;
 
+use super::project_key::KeyStatus;
+
 /// The five tags the security scanner requires on every resource.
 pub const MANDATORY_TAG_KEYS: [&str; 5] = [
     "ApplicationId",
@@ -66,6 +68,9 @@ pub struct RemediationConfig {
     pub self_role_arn: Option<String>,
     /// `OPT_OUT_TAG`: a resource carrying this key with value `off` is never modified.
     pub opt_out_tag: String,
+    /// The project key as checked at start (`DescribeKey`, `ListAliases`); until then,
+    /// no alias and no problem known.
+    pub key_status: KeyStatus,
 }
 
 impl RemediationConfig {
@@ -101,6 +106,7 @@ impl RemediationConfig {
             required_role_prefix,
             self_role_arn,
             opt_out_tag,
+            key_status: KeyStatus::default(),
         })
     }
 }

@@ -24,21 +24,33 @@
 //! - Secrets are scoped on their name (ARN minus the six-character random suffix);
 //!   log groups on their full name; AgentCore resources on the name in the request.
 //! - Out-of-scope and opted-out resources get exactly one finding; nothing else is judged.
+//! - The project key is described once per cold start ([`check_key`]); a key with a problem
+//!   is never written anywhere (tags still are). Its aliases count as the key.
+//! - A switch to the CMK that would stop an AWS service delivering into the resource, or
+//!   that CloudWatch Logs could not use, is not made ([`guard_key_switch`]); log-delivery
+//!   buckets stay on SSE-S3 (an exception, not a finding).
+//! - Tags are never written past AWS's limit of 50 per resource: reported instead.
 
 mod audit;
 mod config;
+pub mod delivery;
+mod encryption;
 mod event;
+pub mod key_policy;
 mod plan;
+mod project_key;
 mod rules;
 
 pub use audit::{plan_records, AuditAction, AuditRecord, AuditResult, Execution, Rule};
 pub use config::{ConfigError, Mode, RemediationConfig, DEFAULT_OPT_OUT_TAG, MANDATORY_TAG_KEYS};
 pub use event::{Actor, CreateEvent, ResourceKind, ResourceRef};
+pub use delivery::{guard_key_switch, needs_key_policy};
+pub use encryption::{classify_key, encryption_decision, EncryptionDecision, KeyClass};
 pub use plan::{
-    plan, Action, EncryptionChange, EncryptionState, Finding, ObservedState, Plan,
-    S3DefaultEncryption,
+    plan, Action, EncryptionChange, EncryptionState, Exception, Finding, ObservedState, Plan,
+    S3DefaultEncryption, TAGS_PER_RESOURCE,
 };
+pub use project_key::{check_key, KeyDescription, KeyProblem, KeyStatus};
 pub use rules::{
-    classify_key, encryption_decision, in_scope, is_opted_out, merged_bucket_tags, missing_tags,
-    triage, EncryptionDecision, KeyClass, SkipReason,
+    in_scope, is_opted_out, merged_bucket_tags, missing_tags, triage, SkipReason,
 };

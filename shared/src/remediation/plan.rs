@@ -9,14 +9,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
+use serde_json::Value;
 
 use super::audit::Rule;
 use super::config::RemediationConfig;
+use super::delivery::log_delivery_bucket;
+use super::encryption::{encryption_decision, EncryptionDecision};
 use super::event::{ResourceKind, ResourceRef};
-use super::rules::{
-    encryption_decision, in_scope, is_opted_out, merged_bucket_tags, missing_tags,
-    EncryptionDecision,
-};
+use super::project_key::KeyProblem;
+use super::rules::{in_scope, is_opted_out, merged_bucket_tags, missing_tags};
+
+/// AWS's limit of tags per resource (SNS, SQS, Logs, S3, Secrets Manager, IAM, KMS,
+/// AgentCore): a tag call past it fails, so the plan reports instead of writing.
+pub const TAGS_PER_RESOURCE: usize = 50;
 
 /// What the handler read about the resource before deciding (also the audit's `state_before`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -27,6 +32,17 @@ pub struct ObservedState {
     /// is judged on its aliases; empty for every other kind.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub key_aliases: Vec<String>,
+    /// Queue, topic and bucket: the resource's ARN (the key policy's encryption context
+    /// names it); log group: its ARN without `:*`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_arn: Option<String>,
+    /// Queue, topic and bucket: the resource policy as read (who may deliver into it);
+    /// `None` without one. Not a JSON object when the service returned something else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_policy: Option<Value>,
+    /// Bucket: its ACL grants the S3 log delivery group (server access logs).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub acl_grants_log_delivery: bool,
 }
 
 /// The encryption setting as each service reports it (key references verbatim).
@@ -127,6 +143,34 @@ pub enum Finding {
     EncryptedWithForeignKey { key: String },
     /// The handler passed no encryption state for this kind: compliance unknown.
     EncryptionStateUnknown { kind: ResourceKind },
+    /// Switching to the CMK would stop `principal` delivering into the resource: the key
+    /// policy does not let it use the key. `statement` is the key-policy statement to add.
+    WouldBreakDelivery {
+        principal: String,
+        why: String,
+        statement: Value,
+    },
+    /// Logs `AssociateKmsKey` would fail: the key policy does not let CloudWatch Logs
+    /// (`principal`, `logs.<region>.amazonaws.com`) use the key.
+    LogsNotAllowedByKeyPolicy {
+        principal: String,
+        why: String,
+        statement: Value,
+    },
+    /// Whether the switch would break a delivery could not be verified: not switched.
+    KeySwitchUnverified { reason: String },
+    /// `KMS_KEY_ARN` failed its check at start: reported once per cold start; no resource
+    /// is switched to it.
+    ProjectKeyUnusable {
+        key_arn: String,
+        problems: Vec<KeyProblem>,
+    },
+    /// The missing required tags would take the resource past AWS's tag limit.
+    TagLimitReached {
+        tags: usize,
+        missing: Vec<String>,
+        limit: usize,
+    },
 }
 
 impl Finding {
@@ -136,9 +180,14 @@ impl Finding {
             Self::OptedOut { .. } => Rule::OptOut,
             Self::EmptyRequiredTags { .. } => Rule::MandatoryTags,
             Self::RoleNameOutsidePrefix { .. } => Rule::RolePrefix,
+            Self::TagLimitReached { .. } => Rule::MandatoryTags,
             Self::MemoryWithoutCmk
             | Self::EncryptedWithForeignKey { .. }
-            | Self::EncryptionStateUnknown { .. } => Rule::CmkEncryption,
+            | Self::EncryptionStateUnknown { .. }
+            | Self::WouldBreakDelivery { .. }
+            | Self::LogsNotAllowedByKeyPolicy { .. }
+            | Self::KeySwitchUnverified { .. }
+            | Self::ProjectKeyUnusable { .. } => Rule::CmkEncryption,
         }
     }
 }
@@ -178,6 +227,80 @@ impl fmt::Display for Finding {
             Self::EncryptionStateUnknown { kind } => {
                 write!(f, "encryption state of the {kind:?} was not observed")
             }
+            Self::WouldBreakDelivery {
+                principal,
+                why,
+                statement,
+            } => write!(
+                f,
+                "would break delivery from {principal}: {why}; not switched to the project \
+                 CMK. Add this statement to the key policy (or keep the current \
+                 encryption): {statement}"
+            ),
+            Self::LogsNotAllowedByKeyPolicy {
+                principal,
+                why,
+                statement,
+            } => write!(
+                f,
+                "AssociateKmsKey would fail: {why} for {principal}; not switched to the \
+                 project CMK. Add this statement to the key policy: {statement}"
+            ),
+            Self::KeySwitchUnverified { reason } => write!(
+                f,
+                "not switched to the project CMK: cannot verify that no delivery breaks, \
+                 {reason}"
+            ),
+            Self::ProjectKeyUnusable { key_arn, problems } => write!(
+                f,
+                "the project key KMS_KEY_ARN={key_arn} cannot be used: {}; no resource is \
+                 switched to it until the key or the setting is fixed and the function \
+                 restarts (tags are still applied)",
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Self::TagLimitReached {
+                tags,
+                missing,
+                limit,
+            } => write!(
+                f,
+                "tag limit reached: the resource has {tags} tags, and adding the missing {} \
+                 would exceed AWS's limit of {limit} tags per resource; remove unused tags",
+                missing.join(", ")
+            ),
+        }
+    }
+}
+
+/// A rule deliberately not applied, with the reason: audited (`none`, `skipped: …`),
+/// not alerted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "exception", rename_all = "snake_case")]
+pub enum Exception {
+    /// S3 server-access-log and ELB access-log buckets must stay on SSE-S3.
+    LogDeliveryBucket { reason: String },
+    /// The project key failed its check at start: no encryption change is made (the
+    /// finding is alerted once per cold start).
+    ProjectKeyUnusable { problems: String },
+}
+
+impl Exception {
+    pub fn rule(&self) -> Rule {
+        Rule::CmkEncryption
+    }
+}
+
+impl fmt::Display for Exception {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::LogDeliveryBucket { reason } => write!(f, "kept on SSE-S3: {reason}"),
+            Self::ProjectKeyUnusable { problems } => {
+                write!(f, "project key unusable, no encryption change: {problems}")
+            }
         }
     }
 }
@@ -190,6 +313,9 @@ pub struct Plan {
     pub findings: Vec<Finding>,
     /// Rules evaluated and already satisfied (audited as action `none`).
     pub compliant: Vec<Rule>,
+    /// Rules deliberately not applied (audited as action `none`, result `skipped`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<Exception>,
 }
 
 impl Plan {
@@ -222,7 +348,7 @@ pub fn plan(resource: &ResourceRef, observed: &ObservedState, config: &Remediati
         return plan;
     }
     plan.compliant.push(Rule::Scope);
-    if is_opted_out(&observed.tags, &config.opt_out_tag) {
+    if is_opted_out(resource.kind(), &observed.tags, &config.opt_out_tag) {
         plan.findings.push(Finding::OptedOut {
             tag: config.opt_out_tag.clone(),
         });
@@ -236,10 +362,32 @@ pub fn plan(resource: &ResourceRef, observed: &ObservedState, config: &Remediati
         &mut plan,
     );
 
-    match encryption_decision(resource.kind(), &observed.encryption, &config.kms_key_arn) {
+    match encryption_decision(
+        resource.kind(),
+        &observed.encryption,
+        &config.kms_key_arn,
+        &config.key_status.aliases,
+    ) {
         EncryptionDecision::NotApplicable => {}
         EncryptionDecision::Compliant => plan.compliant.push(Rule::CmkEncryption),
-        EncryptionDecision::Change(change) => plan.actions.push(Action::SetEncryption(change)),
+        EncryptionDecision::Change(_) if !config.key_status.usable() => {
+            plan.exceptions.push(Exception::ProjectKeyUnusable {
+                problems: config.key_status.describe_problems(),
+            })
+        }
+        EncryptionDecision::Change(change) => {
+            let log_bucket = match change {
+                EncryptionChange::S3BucketDefault { .. } => log_delivery_bucket(
+                    observed.resource_policy.as_ref(),
+                    observed.acl_grants_log_delivery,
+                ),
+                _ => None,
+            };
+            match log_bucket {
+                Some(reason) => plan.exceptions.push(Exception::LogDeliveryBucket { reason }),
+                None => plan.actions.push(Action::SetEncryption(change)),
+            }
+        }
         EncryptionDecision::Report(finding) => plan.findings.push(finding),
     }
 
@@ -289,7 +437,14 @@ fn plan_tags(
         .cloned()
         .collect();
 
-    if !missing.is_empty() {
+    let after = current.len() + missing.len();
+    if !missing.is_empty() && after > TAGS_PER_RESOURCE {
+        plan.findings.push(Finding::TagLimitReached {
+            tags: current.len(),
+            missing: missing.keys().cloned().collect(),
+            limit: TAGS_PER_RESOURCE,
+        });
+    } else if !missing.is_empty() {
         plan.actions.push(match kind {
             ResourceKind::S3Bucket => Action::ReplaceBucketTags {
                 tags: merged_bucket_tags(current, required),
@@ -390,6 +545,7 @@ pub(crate) mod tests {
             tags: BTreeMap::new(),
             encryption,
             key_aliases,
+            ..ObservedState::default()
         };
         (resource, observed)
     }
@@ -682,6 +838,125 @@ pub(crate) mod tests {
         assert!(plan(&role("corebound-demo-runner"), &observed, &config)
             .findings
             .is_empty());
+    }
+
+    #[test]
+    fn tags_are_never_written_past_the_limit_of_50() {
+        let config = sample();
+        for name in ["create-topic.json", "create-bucket.json", "create-role.json"] {
+            let (resource, mut observed) = fresh(name);
+            // 46 + 5 missing = 51 > 50: reported, not written (no retry cycle into the DLQ).
+            observed.tags = (0..46).map(|i| (format!("team:{i}"), "x".to_string())).collect();
+            let decided = plan(&resource, &observed, &config);
+            assert!(
+                !decided.actions.iter().any(|a| a.rule() == Rule::MandatoryTags),
+                "{name}: {decided:?}"
+            );
+            let finding = decided
+                .findings
+                .iter()
+                .find(|f| matches!(f, Finding::TagLimitReached { .. }))
+                .unwrap_or_else(|| panic!("{name}: {decided:?}"));
+            assert_eq!(finding.rule(), Rule::MandatoryTags);
+            assert!(
+                finding.to_string().contains("AWS's limit of 50 tags per resource"),
+                "{finding}"
+            );
+            // 45 + 5 = 50 fits.
+            observed.tags.remove("team:0");
+            let decided = plan(&resource, &observed, &config);
+            assert!(decided.actions.iter().any(|a| a.rule() == Rule::MandatoryTags), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_opt_out_tag_on_a_role_matches_in_any_case() {
+        let config = sample();
+        let (role, mut observed) = fresh("create-role.json");
+        observed.tags = tags(&[("Corebound:Remediation", "off")]);
+        let decided = plan(&role, &observed, &config);
+        assert!(decided.actions.is_empty(), "{decided:?}");
+        assert_eq!(
+            decided.findings,
+            [Finding::OptedOut {
+                tag: "corebound:remediation".to_string()
+            }]
+        );
+        // Other services' keys stay exact.
+        let (topic, mut observed) = fresh("create-topic.json");
+        observed.tags = tags(&[("Corebound:Remediation", "off")]);
+        assert!(!plan(&topic, &observed, &config).actions.is_empty());
+    }
+
+    #[test]
+    fn log_delivery_buckets_stay_on_sse_s3_as_an_exception() {
+        let config = sample();
+        let (bucket, mut observed) = fresh("create-bucket.json");
+        observed.acl_grants_log_delivery = true;
+        let decided = plan(&bucket, &observed, &config);
+        assert_eq!(decided.actions.len(), 1, "tags only: {decided:?}");
+        assert!(decided.findings.is_empty(), "an exception, not a finding");
+        let [Exception::LogDeliveryBucket { reason }] = decided.exceptions.as_slice() else {
+            panic!("{decided:?}");
+        };
+        assert!(reason.starts_with("S3 server access log bucket"), "{reason}");
+        observed.acl_grants_log_delivery = false;
+        observed.resource_policy = Some(serde_json::json!({"Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+            "Resource": "arn:aws:s3:::corebound-demo-artifacts-123456789012/*"}]}));
+        assert_eq!(plan(&bucket, &observed, &config).exceptions.len(), 1);
+    }
+
+    #[test]
+    fn an_unusable_project_key_is_never_written_but_tags_are() {
+        let mut config = sample();
+        config.key_status.problems = vec![crate::remediation::KeyProblem::NotEnabled {
+            key_state: "Disabled".to_string(),
+        }];
+        for name in [
+            "create-topic.json",
+            "create-queue.json",
+            "create-log-group.json",
+            "create-bucket.json",
+            "create-secret.json",
+        ] {
+            let (resource, observed) = fresh(name);
+            let decided = plan(&resource, &observed, &config);
+            assert!(
+                decided
+                    .actions
+                    .iter()
+                    .all(|action| !matches!(action, Action::SetEncryption(_))),
+                "{name}: {decided:?}"
+            );
+            assert_eq!(decided.actions.len(), 1, "{name}: still tagged");
+            assert_eq!(
+                decided.exceptions,
+                [Exception::ProjectKeyUnusable {
+                    problems: "the key state is Disabled, not Enabled".to_string()
+                }],
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_project_key_named_by_an_alias_is_compliant() {
+        let mut config = sample();
+        let (queue, mut observed) = fresh("create-queue.json");
+        observed.tags = config.required_tags.clone();
+        observed.encryption = EncryptionState::SqsQueue {
+            kms_master_key_id: Some("alias/corebound-demo-corebound".to_string()),
+            sqs_managed_sse_enabled: false,
+        };
+        assert!(matches!(
+            plan(&queue, &observed, &config).findings.as_slice(),
+            [Finding::EncryptedWithForeignKey { .. }]
+        ));
+        config.key_status.aliases = vec!["alias/corebound-demo-corebound".to_string()];
+        let decided = plan(&queue, &observed, &config);
+        assert!(decided.is_empty(), "{decided:?}");
+        assert!(decided.compliant.contains(&Rule::CmkEncryption));
     }
 
     #[test]
