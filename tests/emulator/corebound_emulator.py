@@ -33,7 +33,7 @@ import sys
 import threading
 
 from moto.iam.models import iam_backends
-from moto.kms.models import kms_backends
+from moto.kms.models import Key, kms_backends
 from moto.logs.models import logs_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.sqs.models import sqs_backends
@@ -47,6 +47,17 @@ from agentcore import AgentCore, NotSeeded, SeedError
 from awsproto import ACCOUNT_ID, AwsRequest, Response, error_for, parse_request
 from cfn_responses import CloudFormationResponses
 from iam_simulation import ScriptError, Simulator
+
+# moto 5.2.1 leaves a key's KeyUsage unset when CreateKey omits it, so DescribeKey answers without
+# one; AWS defaults it to ENCRYPT_DECRYPT and always returns it.
+_moto_key_init = Key.__init__
+
+
+def _key_init(self, policy, key_usage, key_spec, *args, **kwargs) -> None:
+    _moto_key_init(self, policy, key_usage or "ENCRYPT_DECRYPT", key_spec, *args, **kwargs)
+
+
+Key.__init__ = _key_init
 
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
 

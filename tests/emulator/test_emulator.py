@@ -446,6 +446,12 @@ class EmulatorTest(unittest.TestCase):
         [group] = self.logs.describe_log_groups(logGroupNamePrefix="/myapp/app")["logGroups"]
         self.assertEqual(group["kmsKeyId"], key)
 
+    def test_keys_have_a_usage_as_in_aws(self) -> None:
+        created = self.kms.create_key()["KeyMetadata"]
+        self.assertEqual(created["KeyUsage"], "ENCRYPT_DECRYPT")
+        described = self.kms.describe_key(KeyId=created["Arn"])["KeyMetadata"]
+        self.assertEqual((described["KeyUsage"], described["KeySpec"], described["KeyState"]), ("ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "Enabled"))
+
     def test_tag_limit_of_50_is_enforced(self) -> None:
         tags = {f"k{i}": "v" for i in range(48)}
         self.logs.create_log_group(logGroupName="/myapp/tags", tags=tags)

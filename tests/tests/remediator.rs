@@ -100,13 +100,20 @@ fn put_key_policy(emu: &Emulator, key: &str, policy: &Value) {
 }
 
 fn put_bucket_policy(emu: &Emulator, bucket: &str, policy: &Value) {
-    corebound_tests::aws_calls::rest_xml(emu, "PUT", &format!("/{bucket}?policy"), &policy.to_string())
-        .unwrap_or_else(|error| panic!("{error}"));
+    corebound_tests::aws_calls::rest_xml(
+        emu,
+        "PUT",
+        &format!("/{bucket}?policy"),
+        &policy.to_string(),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
 }
 
 /// `count` tags `team:<i>=x` (to bring a resource near AWS's limit of 50).
 fn many_tags(count: usize) -> Vec<(String, String)> {
-    (0..count).map(|i| (format!("team:{i:02}"), "x".to_string())).collect()
+    (0..count)
+        .map(|i| (format!("team:{i:02}"), "x".to_string()))
+        .collect()
 }
 
 impl Fixture {
@@ -159,10 +166,18 @@ impl Fixture {
     fn start(&self, emu: &'static Emulator, overrides: &[(&str, Option<&str>)]) -> Remediator {
         let env = self.env(emu, overrides);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        Remediator {
-            process: LambdaProcess::start(binary_path("remediator"), &env),
-            emu,
+        let process = LambdaProcess::start(binary_path("remediator"), &env);
+        // The key check at start makes AWS calls (and may alert): let it finish, so a run
+        // counts only its own requests. An invalid configuration stops before any call.
+        let until = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < until {
+            let output = process.output();
+            if output.contains("remediator ready") || output.contains("\"variable\"") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
+        Remediator { process, emu }
     }
 
     /// The alert messages delivered since the last call (the SNS `Message` texts).
@@ -1115,7 +1130,10 @@ fn findings(run: &Run) -> Vec<String> {
 }
 
 fn count(run: &Run, operation: &str) -> usize {
-    run.operations().iter().filter(|op| *op == operation).count()
+    run.operations()
+        .iter()
+        .filter(|op| *op == operation)
+        .count()
 }
 
 #[test]
@@ -1131,7 +1149,7 @@ fn a_queue_a_service_delivers_to_is_not_switched_until_the_key_policy_lets_that_
     let url = aws::create_queue(
         emu,
         "corebound-demo-jobs",
-        &[("Policy", &policy.to_string())],
+        &[("Policy", policy.to_string().as_str())],
         &[],
     );
     let event = event("remediator/create-queue.json");
@@ -1141,8 +1159,17 @@ fn a_queue_a_service_delivers_to_is_not_switched_until_the_key_policy_lets_that_
     // message the rule sends. Tagged, not switched, reported with the statement to add.
     let run = remediator.run(&event);
     run.assert_ok();
-    assert_eq!(run.resource_writes(), ["TagQueue"], "{:?}", run.operations());
-    assert_eq!(count(&run, "GetKeyPolicy"), 1, "the key policy is read once");
+    assert_eq!(
+        run.resource_writes(),
+        ["TagQueue"],
+        "{:?}",
+        run.operations()
+    );
+    assert_eq!(
+        count(&run, "GetKeyPolicy"),
+        1,
+        "the key policy is read once"
+    );
     assert_eq!(findings(&run), ["would_break_delivery"]);
     let finding = run
         .audits
@@ -1185,7 +1212,7 @@ fn a_queue_no_service_delivers_to_is_switched_without_reading_the_key_policy() {
     aws::create_queue(
         emu,
         "corebound-demo-jobs",
-        &[("Policy", &policy.to_string())],
+        &[("Policy", policy.to_string().as_str())],
         &[],
     );
     let mut remediator = fx.start(emu, &[]);
@@ -1249,7 +1276,12 @@ fn a_log_group_is_not_associated_when_the_key_policy_does_not_allow_logs() {
     let mut remediator = fx.start(emu, &[]);
     let run = remediator.run(&event("remediator/create-log-group.json"));
     run.assert_ok();
-    assert_eq!(run.resource_writes(), ["TagResource"], "{:?}", run.operations());
+    assert_eq!(
+        run.resource_writes(),
+        ["TagResource"],
+        "{:?}",
+        run.operations()
+    );
     assert_eq!(findings(&run), ["logs_not_allowed_by_key_policy"]);
     let alerts = fx.alerts(emu);
     assert!(
@@ -1269,8 +1301,15 @@ fn an_unusable_project_key_changes_no_encryption_and_alerts_once_per_cold_start(
     let (_guard, emu) = emulator();
     let fx = Fixture::new(emu);
     let disabled = aws::create_key(emu, "disabled project key", &[]);
-    corebound_tests::aws_calls::json(emu, "kms", "TrentService.DisableKey", &json!({"KeyId": disabled}))
-        .unwrap();
+    // moto's DisableKey takes the key id only (AWS also takes the ARN).
+    let disabled_id = disabled.rsplit('/').next().unwrap();
+    corebound_tests::aws_calls::json(
+        emu,
+        "kms",
+        "TrentService.DisableKey",
+        &json!({"KeyId": disabled_id}),
+    )
+    .unwrap();
     let asymmetric = corebound_tests::aws_calls::json(
         emu,
         "kms",
@@ -1285,9 +1324,12 @@ fn an_unusable_project_key_changes_no_encryption_and_alerts_once_per_cold_start(
     fx.alerts(emu);
     for (key, problem) in [
         (disabled, "the key state is Disabled, not Enabled"),
-        (asymmetric, "the key spec is RSA_2048, not SYMMETRIC_DEFAULT"),
+        (
+            asymmetric,
+            "the key spec is RSA_2048, not SYMMETRIC_DEFAULT",
+        ),
     ] {
-        let mut remediator = fx.start(emu, &[("KMS_KEY_ARN", Some(&key))]);
+        let mut remediator = fx.start(emu, &[("KMS_KEY_ARN", Some(key.as_str()))]);
         for _ in 0..2 {
             let run = remediator.run(&event("remediator/create-topic.json"));
             run.assert_ok();
@@ -1304,7 +1346,11 @@ fn an_unusable_project_key_changes_no_encryption_and_alerts_once_per_cold_start(
             assert!(exception["result"].as_str().unwrap().contains(problem));
             assert_eq!(run.publishes(), 0, "not alerted per event");
         }
-        assert_eq!(aws::topic_tags(emu, &arn), required_tags(), "tags still applied");
+        assert_eq!(
+            aws::topic_tags(emu, &arn),
+            required_tags(),
+            "tags still applied"
+        );
         assert_eq!(aws::topic_attributes(emu, &arn).get("KmsMasterKeyId"), None);
         let alerts = fx.alerts(emu);
         assert_eq!(alerts.len(), 1, "once per cold start: {alerts:?}");
@@ -1323,7 +1369,7 @@ fn an_unusable_project_key_changes_no_encryption_and_alerts_once_per_cold_start(
             "sns",
             "UntagResource",
             &[
-                ("ResourceArn", &arn),
+                ("ResourceArn", arn.as_str()),
                 ("TagKeys.member.1", "ApplicationId"),
                 ("TagKeys.member.2", "Environment"),
                 ("TagKeys.member.3", "Project"),
@@ -1352,7 +1398,7 @@ fn the_project_key_by_its_alias_is_not_a_foreign_key() {
         "corebound-demo-jobs",
         &[(
             "KmsMasterKeyId",
-            &format!("arn:aws:kms:us-east-1:{ACCOUNT}:alias/corebound-demo-corebound"),
+            format!("arn:aws:kms:us-east-1:{ACCOUNT}:alias/corebound-demo-corebound").as_str(),
         )],
         &all,
     );
@@ -1423,8 +1469,16 @@ fn conflicts_and_internal_errors_are_retried() {
     );
     let mut remediator = fx.start(emu, &[]);
     let events = [
-        ("create-bucket.json".to_string(), event("remediator/create-bucket.json"), "PutBucketTagging"),
-        ("create-role.json".to_string(), event("remediator/create-role.json"), "TagRole"),
+        (
+            "create-bucket.json".to_string(),
+            event("remediator/create-bucket.json"),
+            "PutBucketTagging",
+        ),
+        (
+            "create-role.json".to_string(),
+            event("remediator/create-role.json"),
+            "TagRole",
+        ),
         (
             "create-key.json".to_string(),
             with(
@@ -1438,10 +1492,17 @@ fn conflicts_and_internal_errors_are_retried() {
     for (name, event, operation) in events {
         let run = remediator.run(&event);
         run.assert_ok();
-        assert_eq!(count(&run, operation), 3, "{name}: two failures, then success");
+        assert_eq!(
+            count(&run, operation),
+            3,
+            "{name}: two failures, then success"
+        );
     }
     assert_eq!(aws::bucket_tags(emu, bucket), required_tags());
-    assert_eq!(aws::role_tags(emu, "LPMA_Demo_AgentRuntime"), required_tags());
+    assert_eq!(
+        aws::role_tags(emu, "LPMA_Demo_AgentRuntime"),
+        required_tags()
+    );
     assert_eq!(aws::key_tags(emu, &key), required_tags());
 }
 
@@ -1455,7 +1516,12 @@ fn a_resource_at_the_tag_limit_gets_a_finding_not_a_retry_cycle() {
     let mut remediator = fx.start(emu, &[]);
     let run = remediator.run(&event("remediator/create-log-group.json"));
     run.assert_ok();
-    assert_eq!(run.resource_writes(), ["AssociateKmsKey"], "{:?}", run.operations());
+    assert_eq!(
+        run.resource_writes(),
+        ["AssociateKmsKey"],
+        "{:?}",
+        run.operations()
+    );
     assert_eq!(findings(&run), ["tag_limit_reached"]);
     let alerts = fx.alerts(emu);
     assert!(
@@ -1463,7 +1529,10 @@ fn a_resource_at_the_tag_limit_gets_a_finding_not_a_retry_cycle() {
         "{}",
         alerts[0]
     );
-    assert_eq!(aws::log_group_tags(emu, "corebound-demo-agent-logs").len(), 46);
+    assert_eq!(
+        aws::log_group_tags(emu, "corebound-demo-agent-logs").len(),
+        46
+    );
 }
 
 #[test]
@@ -1493,7 +1562,7 @@ fn a_fifo_alert_topic_receives_the_alerts() {
         "/detail/responseElements/topicArn",
         &arn,
     );
-    let mut remediator = fx.start(emu, &[("ALERT_TOPIC_ARN", Some(&fifo_topic))]);
+    let mut remediator = fx.start(emu, &[("ALERT_TOPIC_ARN", Some(fifo_topic.as_str()))]);
     let run = remediator.run(&event);
     run.assert_ok();
     assert_eq!(run.publishes(), 1);

@@ -167,14 +167,24 @@ mod tests {
 
     #[test]
     fn fifo_topics_get_a_group_and_a_content_deduplication_id() {
-        assert_eq!(fifo_ids("arn:aws:sns:us-east-1:123456789012:alerts", "s", "m"), None);
+        assert_eq!(
+            fifo_ids("arn:aws:sns:us-east-1:123456789012:alerts", "s", "m"),
+            None
+        );
         let fifo = "arn:aws:sns:us-east-1:123456789012:alerts.fifo";
         let (group, id) = fifo_ids(fifo, "s", "m").unwrap();
         assert_eq!(group, FIFO_GROUP);
-        assert_eq!(fifo_ids(fifo, "s", "m").unwrap().1, id, "same alert, same id");
+        assert_eq!(
+            fifo_ids(fifo, "s", "m").unwrap().1,
+            id,
+            "same alert, same id"
+        );
         assert_ne!(fifo_ids(fifo, "s", "other").unwrap().1, id);
         // SNS: up to 128 alphanumeric or punctuation characters.
-        assert!(id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()), "{id}");
+        assert!(
+            id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()),
+            "{id}"
+        );
     }
 
     #[test]

@@ -153,12 +153,7 @@ impl Remediator {
         };
 
         // Bucket ARNs carry no region or account, only the partition (the key's).
-        let partition = self
-            .config
-            .kms_key_arn
-            .split(':')
-            .nth(1)
-            .unwrap_or("aws");
+        let partition = self.config.kms_key_arn.split(':').nth(1).unwrap_or("aws");
         let observed = match observe(&self.clients, retry, partition, resource).await {
             Ok(observed) => observed,
             Err(error) => return read_failed(event, resource, &error),

@@ -47,8 +47,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let region = std::env::var("AWS_REGION")
         .ok()
         .filter(|region| !region.trim().is_empty());
-    config.key_status =
-        project_key::check(&clients, &init_retry, &config.kms_key_arn, region.as_deref()).await;
+    config.key_status = project_key::check(
+        &clients,
+        &init_retry,
+        &config.kms_key_arn,
+        region.as_deref(),
+    )
+    .await;
     if !config.key_status.usable() {
         project_key::report_unusable(&clients, &init_retry, &config).await;
     }

@@ -391,7 +391,9 @@ impl Reader<'_> {
         };
         let acl = self
             .retry
-            .sdk("s3:GetBucketAcl", || s3.get_bucket_acl().bucket(name).send())
+            .sdk("s3:GetBucketAcl", || {
+                s3.get_bucket_acl().bucket(name).send()
+            })
             .await?;
         let acl_grants_log_delivery = acl.grants().iter().any(|grant| {
             grant

@@ -326,7 +326,10 @@ mod tests {
             (Some("OperationAborted"), FailureKind::Transient),
             (Some("OperationAbortedException"), FailureKind::Transient),
             (Some("ConcurrentModification"), FailureKind::Transient),
-            (Some("ConcurrentModificationException"), FailureKind::Transient),
+            (
+                Some("ConcurrentModificationException"),
+                FailureKind::Transient,
+            ),
             (Some("KMSInternalException"), FailureKind::Transient),
             (Some("TooManyTagsException"), FailureKind::Final),
             (Some("AccessDenied"), FailureKind::Final),

@@ -160,7 +160,10 @@ pub fn deliveries(policy: &Value, kind: ResourceKind) -> Vec<Delivery> {
                 if let Some(services) = kinds.get("Service") {
                     principals.extend(strings(services));
                 }
-                if kinds.get("AWS").is_some_and(|aws| strings(aws).iter().any(|p| p == "*")) {
+                if kinds
+                    .get("AWS")
+                    .is_some_and(|aws| strings(aws).iter().any(|p| p == "*"))
+                {
                     principals.extend(services_of(source_arns.as_deref()));
                 }
             }
@@ -205,7 +208,10 @@ fn services_of(source_arns: Option<&[String]>) -> Vec<String> {
 
 /// Why a bucket receives AWS log deliveries that do not support SSE-KMS (S3 server access
 /// logs, ELB access logs), if it does: such a bucket stays on SSE-S3.
-pub fn log_delivery_bucket(policy: Option<&Value>, acl_grants_log_delivery: bool) -> Option<String> {
+pub fn log_delivery_bucket(
+    policy: Option<&Value>,
+    acl_grants_log_delivery: bool,
+) -> Option<String> {
     if acl_grants_log_delivery {
         return Some(format!(
             "S3 server access log bucket: its ACL grants the log delivery group {LOG_DELIVERY_GROUP}; \
@@ -243,7 +249,7 @@ pub fn log_delivery_bucket(policy: Option<&Value>, acl_grants_log_delivery: bool
             let account = principal
                 .strip_prefix("arn:")
                 .and_then(|rest| rest.split(':').nth(3))
-                .unwrap_or(&principal);
+                .unwrap_or(principal.as_str());
             if let Some((region, _)) = ELB_LOG_ACCOUNTS.iter().find(|(_, id)| *id == account) {
                 return Some(format!(
                     "ELB access log bucket: its policy lets the Elastic Load Balancing account \
@@ -405,14 +411,13 @@ fn delivery_findings(
         if answer == KeyPolicyAnswer::Allowed {
             continue;
         }
+        let mut arn_like = Map::new();
+        arn_like.insert(context_key.to_string(), json!(resource_arn));
+        if let Some(arns) = &delivery.source_arns {
+            arn_like.insert("aws:SourceArn".to_string(), json!(arns));
+        }
         let mut condition = Map::new();
-        condition.insert(
-            "ArnLike".to_string(),
-            match &delivery.source_arns {
-                Some(arns) => json!({context_key: resource_arn, "aws:SourceArn": arns}),
-                None => json!({context_key: resource_arn}),
-            },
-        );
+        condition.insert("ArnLike".to_string(), Value::Object(arn_like));
         if let Some(accounts) = &accounts {
             condition.insert(
                 "StringEquals".to_string(),
@@ -439,7 +444,7 @@ fn delivery_findings(
 fn accounts_of(source_arns: Option<&[String]>) -> Option<Vec<String>> {
     let mut accounts = Vec::new();
     for arn in source_arns? {
-        let account = arn.splitn(6, ':').nth(4)?;
+        let account = arn.split(':').nth(4)?;
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -453,7 +458,9 @@ fn accounts_of(source_arns: Option<&[String]>) -> Option<Vec<String>> {
 fn why(answer: &KeyPolicyAnswer) -> String {
     match answer {
         KeyPolicyAnswer::Allowed => "allowed".to_string(),
-        KeyPolicyAnswer::Denied { statement } => format!("denied by key-policy statement {statement}"),
+        KeyPolicyAnswer::Denied { statement } => {
+            format!("denied by key-policy statement {statement}")
+        }
         KeyPolicyAnswer::NotAllowed { actions } => {
             format!("the key policy does not allow it {}", actions.join(" and "))
         }
@@ -574,8 +581,17 @@ mod tests {
         let mut plan = queue_plan();
         assert!(needs_key_policy(&plan, ResourceKind::SqsQueue, &observed));
         let key_policy = root_only();
-        guard_key_switch(&mut plan, ResourceKind::SqsQueue, &observed, Ok(&key_policy));
-        assert_eq!(plan.actions.len(), 1, "tags stay, the switch goes: {plan:?}");
+        guard_key_switch(
+            &mut plan,
+            ResourceKind::SqsQueue,
+            &observed,
+            Ok(&key_policy),
+        );
+        assert_eq!(
+            plan.actions.len(),
+            1,
+            "tags stay, the switch goes: {plan:?}"
+        );
         let principals: Vec<String> = plan
             .findings
             .iter()
@@ -609,7 +625,11 @@ mod tests {
     fn no_delivering_service_means_no_key_policy_read() {
         let plan = queue_plan();
         for policy in [None, Some(json!({"Statement": []}))] {
-            assert!(!needs_key_policy(&plan, ResourceKind::SqsQueue, &queue_state(policy)));
+            assert!(!needs_key_policy(
+                &plan,
+                ResourceKind::SqsQueue,
+                &queue_state(policy)
+            ));
         }
         let secret = Plan {
             actions: vec![Action::SetEncryption(EncryptionChange::SecretKey {
@@ -617,7 +637,11 @@ mod tests {
             })],
             ..Plan::default()
         };
-        assert!(!needs_key_policy(&secret, ResourceKind::Secret, &ObservedState::default()));
+        assert!(!needs_key_policy(
+            &secret,
+            ResourceKind::Secret,
+            &ObservedState::default()
+        ));
     }
 
     #[test]
@@ -658,10 +682,18 @@ mod tests {
         assert!(needs_key_policy(&plan(), ResourceKind::LogGroup, &observed));
         let mut blocked = plan();
         let key_policy = root_only();
-        guard_key_switch(&mut blocked, ResourceKind::LogGroup, &observed, Ok(&key_policy));
+        guard_key_switch(
+            &mut blocked,
+            ResourceKind::LogGroup,
+            &observed,
+            Ok(&key_policy),
+        );
         assert!(blocked.actions.is_empty());
-        let [Finding::LogsNotAllowedByKeyPolicy { principal, statement, .. }] =
-            blocked.findings.as_slice()
+        let [Finding::LogsNotAllowedByKeyPolicy {
+            principal,
+            statement,
+            ..
+        }] = blocked.findings.as_slice()
         else {
             panic!("{blocked:?}");
         };
@@ -683,12 +715,22 @@ mod tests {
                     "StringLike": {"kms:EncryptionContext:aws:logs:arn": ["arn:*:logs:*:*:log-group:corebound-demo-*"]}}}),
         );
         let mut allowed = plan();
-        guard_key_switch(&mut allowed, ResourceKind::LogGroup, &observed, Ok(&template));
+        guard_key_switch(
+            &mut allowed,
+            ResourceKind::LogGroup,
+            &observed,
+            Ok(&template),
+        );
         assert_eq!(allowed, plan());
         // The suggested statement is enough too.
         let suggested = with_statement(root_only(), statement.clone());
         let mut allowed = plan();
-        guard_key_switch(&mut allowed, ResourceKind::LogGroup, &observed, Ok(&suggested));
+        guard_key_switch(
+            &mut allowed,
+            ResourceKind::LogGroup,
+            &observed,
+            Ok(&suggested),
+        );
         assert_eq!(allowed, plan());
     }
 
@@ -706,7 +748,9 @@ mod tests {
                 Some("S3 server access log bucket"),
             ),
             (
-                Some(policy(json!({"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}))),
+                Some(policy(
+                    json!({"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}),
+                )),
                 false,
                 Some("ELB access log bucket"),
             ),
@@ -739,9 +783,12 @@ mod tests {
         assert_eq!(camel("events.amazonaws.com"), "Events");
         assert_eq!(camel("logging.s3.amazonaws.com"), "LoggingS3");
         assert_eq!(
-            accounts_of(Some(&[RULE.to_string(), TOPIC.to_string()])),
+            accounts_of(Some(&[RULE.to_string(), TOPIC.to_string()][..])),
             Some(vec!["123456789012".into(), "210987654321".into()])
         );
-        assert_eq!(accounts_of(Some(&["arn:aws:events:*:*:rule/x".to_string()])), None);
+        assert_eq!(
+            accounts_of(Some(&["arn:aws:events:*:*:rule/x".to_string()][..])),
+            None
+        );
     }
 }

@@ -30,7 +30,9 @@ pub fn classify_key(reference: &str, cmk_arn: &str, aliases: &[String]) -> KeyCl
     // `arn:<partition>:kms:<region>:<account>` of the project key, to compare alias ARNs.
     let cmk_location = cmk_arn.rsplit_once(":key/").map(|(location, _)| location);
     let own_alias = alias.is_some_and(|alias| {
-        aliases.iter().any(|own| own.strip_prefix("alias/") == Some(alias))
+        aliases
+            .iter()
+            .any(|own| own.strip_prefix("alias/") == Some(alias))
             && alias_location.is_none_or(|location| Some(location) == cmk_location)
     });
     if reference == cmk_arn || Some(reference) == cmk_id || own_alias {

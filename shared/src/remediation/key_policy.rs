@@ -12,7 +12,8 @@
 //! match it. A condition whose key the caller does not know ([`RequestContext`]) is
 //! *maybe*: it never makes an `Allow` count, and it makes a `Deny` count.
 //!
-//! Matching: actions case-insensitively, resources and `ArnLike` component by component,
+//! Matching: actions case-insensitively, resources over the whole ARN, `ArnLike` component
+//! by component,
 //! with `*` and `?`. Context values may themselves be patterns (a queue policy that lets
 //! `arn:aws:events:*:123456789012:rule/*` deliver): a pattern value is covered only when
 //! every string it stands for matches.
@@ -112,7 +113,7 @@ pub fn service_may_use(
     let mut missing = Vec::new();
     for action in actions {
         let mut allowed = false;
-        for (index, statement) in statements.iter().enumerate() {
+        for (index, statement) in statements.iter().copied().enumerate() {
             let applies = statement_applies(statement, key_arn, principal, action, context);
             match statement.get("Effect").and_then(Value::as_str) {
                 Some("Deny") if applies != Tri::No => {
@@ -158,8 +159,9 @@ fn statement_applies(
         _ => Tri::Maybe,
     };
     let resource_hit = match (statement.get("Resource"), statement.get("NotResource")) {
-        (Some(value), None) => any_string(value, |pattern| arn_like(pattern, key_arn)),
-        (None, Some(value)) => any_string(value, |pattern| arn_like(pattern, key_arn)).not(),
+        // `Resource` matches the whole ARN (`*` crosses `:`), unlike `ArnLike`.
+        (Some(value), None) => any_string(value, |pattern| pattern_covers(pattern, key_arn)),
+        (None, Some(value)) => any_string(value, |pattern| pattern_covers(pattern, key_arn)).not(),
         // Key policies without Resource: treated as the key itself.
         (None, None) => Tri::Yes,
         _ => Tri::Maybe,
@@ -243,7 +245,6 @@ fn condition(operator: &str, key: &str, values: &Value, context: &RequestContext
             Some(items) => items,
             None => return Tri::Maybe,
         },
-        Value::Bool(_) | Value::Number(_) => return Tri::Maybe,
         _ => return Tri::Maybe,
     };
     // Set operators over a single-valued key behave like the plain operator.
@@ -287,7 +288,10 @@ fn condition(operator: &str, key: &str, values: &Value, context: &RequestContext
     };
     let mut answer = Tri::Yes;
     for value in values {
-        let hit = if patterns.iter().any(|pattern| positive.covers(pattern, value)) {
+        let hit = if patterns
+            .iter()
+            .any(|pattern| positive.covers(pattern, value))
+        {
             Tri::Yes
         } else if !has_wildcard(value) {
             Tri::No
@@ -316,7 +320,9 @@ impl Matcher {
     fn covers(self, pattern: &str, value: &str) -> bool {
         match self {
             Matcher::Equals => !has_wildcard(value) && pattern == value,
-            Matcher::EqualsIgnoreCase => !has_wildcard(value) && pattern.eq_ignore_ascii_case(value),
+            Matcher::EqualsIgnoreCase => {
+                !has_wildcard(value) && pattern.eq_ignore_ascii_case(value)
+            }
             Matcher::Like => pattern_covers(pattern, value),
             Matcher::ArnLike => arn_like(pattern, value),
         }
@@ -328,17 +334,18 @@ fn has_wildcard(value: &str) -> bool {
 }
 
 /// `ArnLike`: the six colon-separated parts are matched one by one (a `*` does not cross
-/// a `:` of the first five separators); a value that is not an ARN is matched whole.
+/// a `:` of the first five separators), so a pattern of another shape matches no ARN; a
+/// value that is not an ARN is matched whole.
 fn arn_like(pattern: &str, value: &str) -> bool {
-    let parts = |text: &'_ str| -> Vec<String> { text.splitn(6, ':').map(str::to_string).collect() };
-    let (pattern_parts, value_parts) = (parts(pattern), parts(value));
-    if pattern_parts.len() == 6 && value_parts.len() == 6 {
-        pattern_parts
+    let pattern_parts: Vec<&str> = pattern.splitn(6, ':').collect();
+    let value_parts: Vec<&str> = value.splitn(6, ':').collect();
+    match (pattern_parts.len(), value_parts.len()) {
+        (6, 6) => pattern_parts
             .iter()
             .zip(&value_parts)
-            .all(|(pattern, value)| pattern_covers(pattern, value))
-    } else {
-        pattern_covers(pattern, value)
+            .all(|(pattern, value)| pattern_covers(pattern, value)),
+        (_, 6) => false,
+        _ => pattern_covers(pattern, value),
     }
 }
 
@@ -359,9 +366,10 @@ pub fn pattern_covers(pattern: &str, value: &str) -> bool {
                 next[j] = reach[j] || (j > 0 && next[j - 1]);
             } else if j > 0 && reach[j - 1] {
                 let v = value[j - 1];
+                // A literal `?` or `*` of the value stands for unknown characters: only
+                // a `?` (one character) or `*` of the pattern covers a value `?`.
                 next[j] = match (p, v) {
                     (_, '*') => false,
-                    ('?', '?') => true,
                     ('?', _) => true,
                     (_, '?') => false,
                     (p, v) => p == v,
@@ -438,10 +446,16 @@ mod tests {
             ("unconditional", allow(json!({})), allowed.clone()),
             (
                 "principal list",
-                allow(json!({"Principal": {"Service": ["sns.amazonaws.com", "events.amazonaws.com"]}})),
+                allow(
+                    json!({"Principal": {"Service": ["sns.amazonaws.com", "events.amazonaws.com"]}}),
+                ),
                 allowed.clone(),
             ),
-            ("wildcard principal", allow(json!({"Principal": "*"})), allowed.clone()),
+            (
+                "wildcard principal",
+                allow(json!({"Principal": "*"})),
+                allowed.clone(),
+            ),
             (
                 "another service",
                 allow(json!({"Principal": {"Service": "sns.amazonaws.com"}})),
@@ -455,32 +469,44 @@ mod tests {
             ("kms:*", allow(json!({"Action": "kms:*"})), allowed.clone()),
             (
                 "source account matches",
-                allow(json!({"Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}})),
+                allow(
+                    json!({"Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}),
+                ),
                 allowed.clone(),
             ),
             (
                 "source account differs",
-                allow(json!({"Condition": {"StringEquals": {"aws:SourceAccount": "210987654321"}}})),
+                allow(
+                    json!({"Condition": {"StringEquals": {"aws:SourceAccount": "210987654321"}}}),
+                ),
                 not_allowed(&USE),
             ),
             (
                 "source ARN pattern covers the rule",
-                allow(json!({"Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:events:us-east-1:123456789012:rule/*"}}})),
+                allow(
+                    json!({"Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:events:us-east-1:123456789012:rule/*"}}}),
+                ),
                 allowed.clone(),
             ),
             (
                 "source ARN of another rule",
-                allow(json!({"Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:events:us-east-1:123456789012:rule/other"}}})),
+                allow(
+                    json!({"Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:events:us-east-1:123456789012:rule/other"}}}),
+                ),
                 not_allowed(&USE),
             ),
             (
                 "encryption context of the queue",
-                allow(json!({"Condition": {"StringLike": {"kms:EncryptionContext:aws:sqs:arn": "arn:*:sqs:*:*:corebound-demo-*"}}})),
+                allow(
+                    json!({"Condition": {"StringLike": {"kms:EncryptionContext:aws:sqs:arn": "arn:*:sqs:*:*:corebound-demo-*"}}}),
+                ),
                 allowed.clone(),
             ),
             (
                 "only through SQS (no service principal call has kms:ViaService)",
-                allow(json!({"Condition": {"StringEquals": {"kms:ViaService": "sqs.us-east-1.amazonaws.com"}}})),
+                allow(
+                    json!({"Condition": {"StringEquals": {"kms:ViaService": "sqs.us-east-1.amazonaws.com"}}}),
+                ),
                 not_allowed(&USE),
             ),
             (
@@ -490,7 +516,9 @@ mod tests {
             ),
             (
                 "IfExists on an absent key",
-                allow(json!({"Condition": {"StringEqualsIfExists": {"kms:ViaService": "sqs.us-east-1.amazonaws.com"}}})),
+                allow(
+                    json!({"Condition": {"StringEqualsIfExists": {"kms:ViaService": "sqs.us-east-1.amazonaws.com"}}}),
+                ),
                 allowed.clone(),
             ),
             (
@@ -501,7 +529,13 @@ mod tests {
         ];
         for (case, document, expected) in cases {
             assert_eq!(
-                service_may_use(&document, KEY, "events.amazonaws.com", &USE, &events_context()),
+                service_may_use(
+                    &document,
+                    KEY,
+                    "events.amazonaws.com",
+                    &USE,
+                    &events_context()
+                ),
                 expected,
                 "{case}"
             );
@@ -519,15 +553,29 @@ mod tests {
         };
         let cases = [
             (json!({"Bool": {"aws:PrincipalIsAWSService": "true"}}), true),
-            (json!({"StringNotEquals": {"aws:SourceAccount": "123456789012"}}), false),
-            (json!({"StringNotEquals": {"aws:SourceAccount": "210987654321"}}), true),
+            (
+                json!({"StringNotEquals": {"aws:SourceAccount": "123456789012"}}),
+                false,
+            ),
+            (
+                json!({"StringNotEquals": {"aws:SourceAccount": "210987654321"}}),
+                true,
+            ),
         ];
         for (condition, denied) in cases {
             let document = policy(json!([allow.clone(), deny(condition.clone())]));
-            let answer =
-                service_may_use(&document, KEY, "events.amazonaws.com", &USE, &events_context());
+            let answer = service_may_use(
+                &document,
+                KEY,
+                "events.amazonaws.com",
+                &USE,
+                &events_context(),
+            );
             assert_eq!(
-                answer == KeyPolicyAnswer::Denied { statement: "NoServices".into() },
+                answer
+                    == KeyPolicyAnswer::Denied {
+                        statement: "NoServices".into()
+                    },
                 denied,
                 "{condition}: {answer:?}"
             );
@@ -545,8 +593,10 @@ mod tests {
             KeyPolicyAnswer::NotAllowed { .. }
         ));
         // Any rule of the account may deliver: a policy for one rule does not cover it.
-        let any_rule =
-            RequestContext::new().with("aws:SourceArn", ["arn:aws:events:us-east-1:123456789012:rule/*"]);
+        let any_rule = RequestContext::new().with(
+            "aws:SourceArn",
+            ["arn:aws:events:us-east-1:123456789012:rule/*"],
+        );
         assert!(matches!(
             service_may_use(&document, KEY, "events.amazonaws.com", &USE, &any_rule),
             KeyPolicyAnswer::NotAllowed { .. }
@@ -569,10 +619,17 @@ mod tests {
             ("abc", "abd", false),
         ];
         for (pattern, value, covered) in cases {
-            assert_eq!(pattern_covers(pattern, value), covered, "{pattern} / {value}");
+            assert_eq!(
+                pattern_covers(pattern, value),
+                covered,
+                "{pattern} / {value}"
+            );
         }
         assert!(!arn_like("arn:aws:sqs:*:1:q", "arn:aws:sqs:us-east-1:2:q"));
         assert!(arn_like("arn:aws:sqs:*:1:q*", "arn:aws:sqs:us-east-1:1:q1"));
-        assert!(!arn_like("arn:aws:sqs:us-*", "arn:aws:sqs:us-east-1:1:q1"), "no : crossing");
+        assert!(
+            !arn_like("arn:aws:sqs:us-*", "arn:aws:sqs:us-east-1:1:q1"),
+            "no : crossing"
+        );
     }
 }

@@ -43,14 +43,12 @@ mod rules;
 
 pub use audit::{plan_records, AuditAction, AuditRecord, AuditResult, Execution, Rule};
 pub use config::{ConfigError, Mode, RemediationConfig, DEFAULT_OPT_OUT_TAG, MANDATORY_TAG_KEYS};
-pub use event::{Actor, CreateEvent, ResourceKind, ResourceRef};
 pub use delivery::{guard_key_switch, needs_key_policy};
 pub use encryption::{classify_key, encryption_decision, EncryptionDecision, KeyClass};
+pub use event::{Actor, CreateEvent, ResourceKind, ResourceRef};
 pub use plan::{
     plan, Action, EncryptionChange, EncryptionState, Exception, Finding, ObservedState, Plan,
     S3DefaultEncryption, TAGS_PER_RESOURCE,
 };
 pub use project_key::{check_key, KeyDescription, KeyProblem, KeyStatus};
-pub use rules::{
-    in_scope, is_opted_out, merged_bucket_tags, missing_tags, triage, SkipReason,
-};
+pub use rules::{in_scope, is_opted_out, merged_bucket_tags, missing_tags, triage, SkipReason};

@@ -384,7 +384,9 @@ pub fn plan(resource: &ResourceRef, observed: &ObservedState, config: &Remediati
                 _ => None,
             };
             match log_bucket {
-                Some(reason) => plan.exceptions.push(Exception::LogDeliveryBucket { reason }),
+                Some(reason) => plan
+                    .exceptions
+                    .push(Exception::LogDeliveryBucket { reason }),
                 None => plan.actions.push(Action::SetEncryption(change)),
             }
         }
@@ -843,13 +845,22 @@ pub(crate) mod tests {
     #[test]
     fn tags_are_never_written_past_the_limit_of_50() {
         let config = sample();
-        for name in ["create-topic.json", "create-bucket.json", "create-role.json"] {
+        for name in [
+            "create-topic.json",
+            "create-bucket.json",
+            "create-role.json",
+        ] {
             let (resource, mut observed) = fresh(name);
             // 46 + 5 missing = 51 > 50: reported, not written (no retry cycle into the DLQ).
-            observed.tags = (0..46).map(|i| (format!("team:{i}"), "x".to_string())).collect();
+            observed.tags = (0..46)
+                .map(|i| (format!("team:{i}"), "x".to_string()))
+                .collect();
             let decided = plan(&resource, &observed, &config);
             assert!(
-                !decided.actions.iter().any(|a| a.rule() == Rule::MandatoryTags),
+                !decided
+                    .actions
+                    .iter()
+                    .any(|a| a.rule() == Rule::MandatoryTags),
                 "{name}: {decided:?}"
             );
             let finding = decided
@@ -859,13 +870,21 @@ pub(crate) mod tests {
                 .unwrap_or_else(|| panic!("{name}: {decided:?}"));
             assert_eq!(finding.rule(), Rule::MandatoryTags);
             assert!(
-                finding.to_string().contains("AWS's limit of 50 tags per resource"),
+                finding
+                    .to_string()
+                    .contains("AWS's limit of 50 tags per resource"),
                 "{finding}"
             );
             // 45 + 5 = 50 fits.
             observed.tags.remove("team:0");
             let decided = plan(&resource, &observed, &config);
-            assert!(decided.actions.iter().any(|a| a.rule() == Rule::MandatoryTags), "{name}");
+            assert!(
+                decided
+                    .actions
+                    .iter()
+                    .any(|a| a.rule() == Rule::MandatoryTags),
+                "{name}"
+            );
         }
     }
 
@@ -899,7 +918,10 @@ pub(crate) mod tests {
         let [Exception::LogDeliveryBucket { reason }] = decided.exceptions.as_slice() else {
             panic!("{decided:?}");
         };
-        assert!(reason.starts_with("S3 server access log bucket"), "{reason}");
+        assert!(
+            reason.starts_with("S3 server access log bucket"),
+            "{reason}"
+        );
         observed.acl_grants_log_delivery = false;
         observed.resource_policy = Some(serde_json::json!({"Statement": [{"Effect": "Allow",
             "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",

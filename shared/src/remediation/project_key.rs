@@ -159,7 +159,10 @@ mod tests {
     #[test]
     fn a_good_key_has_no_problem() {
         assert!(check_key(CMK, Some("us-east-1"), Ok(&good())).is_empty());
-        assert!(check_key(CMK, None, Ok(&good())).is_empty(), "region unknown");
+        assert!(
+            check_key(CMK, None, Ok(&good())).is_empty(),
+            "region unknown"
+        );
     }
 
     #[test]
@@ -170,7 +173,11 @@ mod tests {
             key
         };
         let cases: Vec<(KeyDescription, &str, &str)> = vec![
-            (good(), "eu-west-1", "the key is in us-east-1, the function in eu-west-1"),
+            (
+                good(),
+                "eu-west-1",
+                "the key is in us-east-1, the function in eu-west-1",
+            ),
             (
                 with(|k| k.key_state = "Disabled".into()),
                 "us-east-1",
@@ -197,7 +204,11 @@ mod tests {
             assert_eq!(problems.len(), 1, "{problems:?}");
             assert!(problems[0].to_string().starts_with(text), "{}", problems[0]);
         }
-        let problems = check_key(CMK, Some("us-east-1"), Err("NotFoundException: no such key"));
+        let problems = check_key(
+            CMK,
+            Some("us-east-1"),
+            Err("NotFoundException: no such key"),
+        );
         assert_eq!(
             problems,
             [KeyProblem::NotDescribed {

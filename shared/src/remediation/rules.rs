@@ -134,7 +134,11 @@ pub fn merged_bucket_tags(
 /// True when the resource carries `opt_out_tag` with value `off` (any case, trimmed).
 /// IAM tag keys are case-insensitive, so on a role the key matches in any case, like the
 /// other IAM keys; every other service compares keys exactly.
-pub fn is_opted_out(kind: ResourceKind, tags: &BTreeMap<String, String>, opt_out_tag: &str) -> bool {
+pub fn is_opted_out(
+    kind: ResourceKind,
+    tags: &BTreeMap<String, String>,
+    opt_out_tag: &str,
+) -> bool {
     let off = |value: &String| value.trim().eq_ignore_ascii_case("off");
     match kind {
         ResourceKind::IamRole => tags
@@ -147,7 +151,7 @@ pub fn is_opted_out(kind: ResourceKind, tags: &BTreeMap<String, String>, opt_out
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remediation::config::tests::{sample, CMK, SELF_ROLE};
+    use crate::remediation::config::tests::{sample, SELF_ROLE};
     use crate::remediation::event::tests::fixture;
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
