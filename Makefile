@@ -55,8 +55,9 @@ demo: setup
 # 127.0.0.1; 0.0.0.0 lets containers reach it, for `sam local invoke` on Linux).
 LOCAL_PORT ?= 4599
 LOCAL_HOST ?= 127.0.0.1
+# Builds the functions too, so `cargo lambda watch` (same target directory) starts them at once.
 local: $(VENV)/.installed
-	cargo build --quiet -p corebound-tests --bin local
+	cargo build --workspace --bins
 	@"$(TARGET_DIR)/debug/local" --port "$(LOCAL_PORT)" --host "$(LOCAL_HOST)"
 
 ## Cold start, warm invocation, peak RSS, package size, remediation burst.
