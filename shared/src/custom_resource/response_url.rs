@@ -101,6 +101,11 @@ impl ResponseUrlPolicy {
         }
     }
 
+    /// The hosts added by `RESPONSE_URL_ALLOWED_HOSTS`.
+    pub fn extra_hosts(&self) -> &[String] {
+        &self.extra_hosts
+    }
+
     /// Accept `url` or say why not (naming only the host).
     pub fn check(&self, url: &ResponseUrl) -> Result<(), RefusedUrl> {
         let refused = |what: String| Err(RefusedUrl { what });

@@ -54,6 +54,12 @@ pub async fn serve<R: CustomResource>(
             None
         }
     };
+    if !settings.response_urls.extra_hosts().is_empty() {
+        tracing::warn!(
+            hosts = ?settings.response_urls.extra_hosts(),
+            "RESPONSE_URL_ALLOWED_HOSTS is set: answers may go to these hosts over plain http; this is for local runs only and must not be set on a deployed function"
+        );
+    }
     for problem in &problems {
         tracing::error!(problem = %problem, "invalid function setting: every request will be answered FAILED naming it until it is fixed");
     }

@@ -137,6 +137,10 @@ mod tests {
         let (s, problems) = Settings::from_vars(vars(&[]));
         assert!(problems.is_empty());
         assert_eq!(s.deadline_margin, Duration::from_secs(5));
+        // template.yaml declares RESPONSE_URL_ALLOWED_HOSTS empty (so sam local can set it).
+        let (s, problems) = Settings::from_vars(vars(&[("RESPONSE_URL_ALLOWED_HOSTS", "")]));
+        assert!(problems.is_empty());
+        assert_eq!(s.response_urls, ResponseUrlPolicy::default());
         let (s, problems) = Settings::from_vars(vars(&[
             ("COREBOUND_DEADLINE_MARGIN_MS", " 1500 "),
             ("COREBOUND_FALLBACK_BUDGET_MS", "1000"),
