@@ -1142,10 +1142,19 @@ fn a_queue_a_service_delivers_to_is_not_switched_until_the_key_policy_lets_that_
     let fx = Fixture::new(emu);
     let queue_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:corebound-demo-jobs");
     let rule = format!("arn:aws:events:us-east-1:{ACCOUNT}:rule/corebound-demo-nightly");
+    // Three AWS services deliver: an EventBridge rule, S3 event notifications of a bucket,
+    // and an SNS topic of another team's account (outside the scope).
     let policy = json!({"Version": "2012-10-17", "Statement": [
         {"Sid": "NightlyRule", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
          "Action": "sqs:SendMessage", "Resource": queue_arn,
-         "Condition": {"ArnEquals": {"aws:SourceArn": rule}}}]});
+         "Condition": {"ArnEquals": {"aws:SourceArn": rule}}},
+        {"Sid": "UploadNotifications", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+         "Action": "SQS:SendMessage", "Resource": queue_arn,
+         "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::corebound-demo-uploads"},
+                       "StringEquals": {"aws:SourceAccount": ACCOUNT}}},
+        {"Sid": "PaymentsTopic", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+         "Action": "sqs:SendMessage", "Resource": queue_arn,
+         "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:210987654321:payments-events"}}}]});
     let url = aws::create_queue(
         emu,
         "corebound-demo-jobs",
@@ -1155,8 +1164,8 @@ fn a_queue_a_service_delivers_to_is_not_switched_until_the_key_policy_lets_that_
     let event = event("remediator/create-queue.json");
     let mut remediator = fx.start(emu, &[]);
 
-    // The key policy does not let EventBridge use the key: switching would drop every
-    // message the rule sends. Tagged, not switched, reported with the statement to add.
+    // The key policy lets none of them use the key: switching would drop every message they
+    // send. Tagged, not switched, one finding per service with the statement to add.
     let run = remediator.run(&event);
     run.assert_ok();
     assert_eq!(
@@ -1170,35 +1179,101 @@ fn a_queue_a_service_delivers_to_is_not_switched_until_the_key_policy_lets_that_
         1,
         "the key policy is read once"
     );
-    assert_eq!(findings(&run), ["would_break_delivery"]);
-    let finding = run
+    let breaking: Vec<&Value> = run
         .audits
         .iter()
-        .find(|record| record["detail"]["finding"] == "would_break_delivery")
-        .unwrap();
-    assert_eq!(finding["rule"], "cmk-encryption");
-    assert_eq!(finding["detail"]["principal"], "events.amazonaws.com");
-    let statement = finding["detail"]["statement"].clone();
-    assert_eq!(statement["Principal"]["Service"], "events.amazonaws.com");
+        .filter(|record| record["detail"]["finding"] == "would_break_delivery")
+        .collect();
+    let principals: Vec<&str> = breaking
+        .iter()
+        .map(|record| record["detail"]["principal"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        principals,
+        [
+            "events.amazonaws.com",
+            "s3.amazonaws.com",
+            "sns.amazonaws.com"
+        ]
+    );
+    assert!(breaking
+        .iter()
+        .all(|record| record["rule"] == "cmk-encryption"));
+    let statements: Vec<Value> = breaking
+        .iter()
+        .map(|record| record["detail"]["statement"].clone())
+        .collect();
+    assert_eq!(
+        statements[0]["Principal"]["Service"],
+        "events.amazonaws.com"
+    );
     assert_eq!(
         aws::queue_attributes(emu, &url).get("KmsMasterKeyId"),
         None,
         "left on SSE-SQS"
     );
     let alerts = fx.alerts(emu);
-    assert_eq!(alerts.len(), 1, "{alerts:?}");
-    assert!(
-        alerts[0].contains("would break delivery from events.amazonaws.com"),
-        "{}",
-        alerts[0]
-    );
+    assert_eq!(alerts.len(), 1, "one alert per event: {alerts:?}");
+    for principal in &principals {
+        assert!(
+            alerts[0].contains(&format!("would break delivery from {principal}")),
+            "{}",
+            alerts[0]
+        );
+    }
 
-    // Once the key policy has the statement the finding names, the same event switches it.
-    put_key_policy(emu, &fx.cmk, &project_key_policy(&[statement]));
+    // With only some of the statements, still not switched.
+    put_key_policy(emu, &fx.cmk, &project_key_policy(&statements[..2]));
+    let run = remediator.run(&event);
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), Vec::<String>::new());
+    assert_eq!(findings(&run), ["would_break_delivery"]);
+
+    // Once the key policy has every statement the findings name, the same event switches it.
+    put_key_policy(emu, &fx.cmk, &project_key_policy(&statements));
     let run = remediator.run(&event);
     run.assert_ok();
     assert_eq!(run.resource_writes(), ["SetQueueAttributes"]);
     assert_eq!(aws::queue_attributes(emu, &url)["KmsMasterKeyId"], fx.cmk);
+}
+
+#[test]
+fn a_topic_cloudwatch_alarms_publish_to_is_not_switched_without_their_statement() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let topic_arn = format!("arn:aws:sns:us-east-1:{ACCOUNT}:corebound-demo-alerts");
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Alarms", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+         "Action": "sns:Publish", "Resource": topic_arn,
+         "Condition": {"ArnLike": {"aws:SourceArn": format!("arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:*")}}}]});
+    let arn = aws::create_topic(
+        emu,
+        "corebound-demo-alerts",
+        &[("Policy", policy.to_string().as_str())],
+        &[],
+    );
+    let mut remediator = fx.start(emu, &[]);
+    let run = remediator.run(&event("remediator/create-topic.json"));
+    run.assert_ok();
+    assert_eq!(
+        run.resource_writes(),
+        ["TagResource"],
+        "{:?}",
+        run.operations()
+    );
+    assert_eq!(findings(&run), ["would_break_delivery"]);
+    let finding = run
+        .audits
+        .iter()
+        .find(|record| record["detail"]["finding"] == "would_break_delivery")
+        .unwrap();
+    assert_eq!(finding["detail"]["principal"], "cloudwatch.amazonaws.com");
+    assert_eq!(
+        finding["detail"]["statement"]["Condition"]["ArnLike"]
+            ["kms:EncryptionContext:aws:sns:topicArn"],
+        arn.as_str()
+    );
+    assert_eq!(aws::topic_attributes(emu, &arn).get("KmsMasterKeyId"), None);
 }
 
 #[test]
