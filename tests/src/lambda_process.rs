@@ -70,6 +70,15 @@ pub fn binary_path(name: &str) -> PathBuf {
         })
 }
 
+/// The invoked function ARN the local Runtime API announces: Lambda's form, in the emulator's
+/// account.
+pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:corebound-test";
+
+/// What `cargo lambda watch` (1.9.2) announces instead of an ARN (measured: it sends the header
+/// `lambda-runtime-invoked-function-arn: function-arn`), so a function cannot learn its account
+/// from it there.
+pub const CARGO_LAMBDA_FUNCTION_ARN: &str = "function-arn";
+
 impl LambdaProcess {
     /// Start `binary` with the given extra environment (the AWS endpoints, function settings).
     ///
@@ -77,6 +86,17 @@ impl LambdaProcess {
     /// local ResponseURL stand-ins (they answer only https S3 URLs otherwise); `env` may
     /// override it.
     pub fn start(binary: impl Into<PathBuf>, env: &[(&str, &str)]) -> Self {
+        Self::start_as(binary, env, FUNCTION_ARN)
+    }
+
+    /// Like [`start`](Self::start), announcing `invoked_function_arn` in every invocation's
+    /// `Lambda-Runtime-Invoked-Function-Arn` header, e.g. [`CARGO_LAMBDA_FUNCTION_ARN`].
+    pub fn start_as(
+        binary: impl Into<PathBuf>,
+        env: &[(&str, &str)],
+        invoked_function_arn: &str,
+    ) -> Self {
+        let invoked_function_arn = invoked_function_arn.to_string();
         let (event_tx, event_rx) = mpsc::channel::<Queued>();
         let (result_tx, result_rx) = mpsc::channel();
         let event_rx = Arc::new(Mutex::new(event_rx));
@@ -100,7 +120,7 @@ impl LambdaProcess {
                     ),
                     (
                         "Lambda-Runtime-Invoked-Function-Arn".into(),
-                        "arn:aws:lambda:us-east-1:123456789012:function:corebound-test".into(),
+                        invoked_function_arn.clone(),
                     ),
                     (
                         "Lambda-Runtime-Trace-Id".into(),

@@ -5,7 +5,8 @@
 //! file in `events/` then runs through the built binaries via the Lambda Runtime API, keeping the
 //! file's own ResponseURL. One difference: the emulator listens on a free port rather than 4599
 //! (a user's `make local` or another test may hold that port), so only the port of each
-//! ResponseURL is rewritten; host and path stay the file's.
+//! ResponseURL is rewritten; host and path stay the file's. Like `cargo lambda watch`, the
+//! Runtime API announces no usable invoked function ARN.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use corebound_tests::aws_calls::{self, fixtures};
 use corebound_tests::http_client;
+use corebound_tests::lambda_process::CARGO_LAMBDA_FUNCTION_ARN;
 use corebound_tests::local::settings::{
     self, parse_export_lines, required_tags, sam_env_vars, DEFAULT_PORT,
 };
@@ -82,9 +84,11 @@ fn on_port(url: &str, port: u16) -> String {
     format!("http://127.0.0.1:{port}{path}")
 }
 
+/// Started as `cargo lambda watch` starts it: with the printed environment, and announcing
+/// no usable function ARN (so the remediator learns its account from SELF_ROLE_ARN).
 fn start(binary: &str, env: &[(String, String)]) -> LambdaProcess {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    LambdaProcess::start(binary_path(binary), &env)
+    LambdaProcess::start_as(binary_path(binary), &env, CARGO_LAMBDA_FUNCTION_ARN)
 }
 
 fn custom_resources_answer_success(local: &LocalAws, env: &[(String, String)], folder: &str) {
