@@ -164,24 +164,44 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// Where the value starts, if `at` begins a separator: up to 8 bytes of `"`, `\`, `:`,
-/// space and `=` with at least one `=` or `:`, or a percent-encoded `=` (`%3d`, `%253d`).
+/// Where the value starts, if `at` begins a separator between a key and its value: up to 256
+/// separator characters, each `"`, `\`, `:`, space or `=`, raw or percent-encoded any
+/// number of times (`%3d`, `%253d`, `%22`, ...), holding at least one `=` or `:`. That covers
+/// query strings, header maps, and either of them inside JSON or URLs, nested.
 fn separator_end(lower: &[u8], at: usize) -> Option<usize> {
-    for encoded in [&b"%3d"[..], b"%253d"] {
-        if lower[at..].starts_with(encoded) {
-            return Some(at + encoded.len());
-        }
+    let mut i = at;
+    let mut assigns = false;
+    for _ in 0..256 {
+        let Some((character, len)) = separator_char(&lower[i..]) else {
+            break;
+        };
+        assigns |= matches!(character, b'=' | b':');
+        i += len;
     }
-    let run = lower[at..]
-        .iter()
-        .take(8)
-        .take_while(|b| matches!(b, b'"' | b'\\' | b':' | b' ' | b'='))
-        .count();
-    let separator = &lower[at..at + run];
-    separator
-        .iter()
-        .any(|b| matches!(b, b'=' | b':'))
-        .then_some(at + run)
+    (assigns && i > at).then_some(i)
+}
+
+/// The separator character at the start of `bytes` and its encoded length.
+fn separator_char(bytes: &[u8]) -> Option<(u8, usize)> {
+    match bytes.first()? {
+        c @ (b'"' | b'\\' | b':' | b' ' | b'=') => Some((*c, 1)),
+        b'%' => {
+            let mut i = 1;
+            while bytes[i..].starts_with(b"25") {
+                i += 2;
+            }
+            let character = match bytes.get(i..i + 2)? {
+                b"22" => b'"',
+                b"5c" => b'\\',
+                b"3a" => b':',
+                b"20" => b' ',
+                b"3d" => b'=',
+                _ => return None,
+            };
+            Some((character, i + 2))
+        }
+        _ => None,
+    }
 }
 
 /// Bytes a presigned URL's credential values are made of (hex, base64, percent-encoding,
@@ -226,15 +246,34 @@ mod tests {
         // A JSON event logged inside a JSON log line (escaped twice).
         let line = serde_json::json!({"fields": {"body": event}}).to_string();
         assert_clean(&line);
-        // The URL percent-encoded (once or twice) as a parameter of another URL.
+        // The URL percent-encoded (once or more) as a parameter of another URL.
         let once: String = presigned().replace('&', "%26").replace('=', "%3D");
         assert_clean(&once);
         assert_clean(&once.replace('%', "%25"));
+        assert_clean(&once.replace('%', "%2525"));
+        // JSON inside JSON inside JSON.
+        let header = serde_json::json!({"X-Amz-Security-Token": TOKEN, "X-Amz-Signature": SIG, "X-Amz-Credential": CRED});
+        let twice = serde_json::json!({"m": header.to_string()}).to_string();
+        assert_clean(&serde_json::json!({"m": twice}).to_string());
         // Header maps.
         assert_clean(&format!("{{\"x-amz-security-token\": \"{TOKEN}\", \"X-Amz-Signature\": \"{SIG}\", \"x-amz-credential\": \"{CRED}\"}}"));
         assert_clean(&format!(
             "X-Amz-Security-Token: {TOKEN}\nX-AMZ-SIGNATURE: {SIG}\nX-Amz-Credential: {CRED}"
         ));
+    }
+
+    #[test]
+    fn regressions_found_by_make_fuzz() {
+        // A JSON header map percent-encoded: the separator is `%22:%22`.
+        assert_clean(&format!(
+            "x{{%22x-amz-credential%22:%22{CRED}%22,%22X-Amz-Signature%22:%22{SIG}%22,%22x-amz-security-token%22:%22{TOKEN}%22}}"
+        ));
+        // A header map JSON-encoded four times: 15 backslashes before each quote.
+        let mut text = serde_json::json!({"X-Amz-Security-Token": TOKEN, "X-Amz-Signature": SIG, "X-Amz-Credential": CRED}).to_string();
+        for _ in 0..4 {
+            text = serde_json::json!(text).to_string();
+        }
+        assert_clean(&text);
     }
 
     #[test]

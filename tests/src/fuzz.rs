@@ -61,6 +61,11 @@ pub const TARGETS: &[Target] = &[
         check: check_text,
     },
     Target {
+        name: "log-redaction",
+        shape: Shape::Text,
+        check: check_redaction,
+    },
+    Target {
         name: "policy-document",
         shape: Shape::PolicyDocument,
         check: check_policy_document,
@@ -157,6 +162,54 @@ fn check_text(bytes: &[u8]) {
         "redaction is idempotent"
     );
     let _ = corebound::custom_resource::excerpt(text);
+}
+
+/// A presigned URL's credential, wrapped in the input as noise and encoded the ways a log
+/// line may carry it (JSON, percent-encoding, `Debug`, a header map), never survives
+/// `logging::redact`.
+fn check_redaction(bytes: &[u8]) {
+    let mut rng = Rng::new(fnv(&String::from_utf8_lossy(bytes)));
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let secret: String = (0..16 + rng.below(48))
+        .map(|_| alphabet[rng.below(alphabet.len())] as char)
+        .collect();
+    let keys = [
+        "X-Amz-Signature",
+        "x-amz-credential",
+        "X-AMZ-SECURITY-TOKEN",
+        "Signature",
+        "AWSAccessKeyId",
+    ];
+    let key = keys[rng.below(keys.len())];
+    let mut text = match rng.below(3) {
+        0 => format!("https://b.s3.amazonaws.com/p?X-Amz-Algorithm=AWS4-HMAC-SHA256&{key}={secret}&X-Amz-Date=1"),
+        1 => format!("https://b.s3.amazonaws.com/p?A=1&{key}={secret}"),
+        _ => json!({ key: secret }).to_string(),
+    };
+    for _ in 0..rng.below(4) {
+        text = match rng.below(4) {
+            0 => json!(text).to_string(),
+            1 => text
+                .replace('%', "%25")
+                .replace('&', "%26")
+                .replace('=', "%3D")
+                .replace('"', "%22"),
+            2 => format!("{text:?}"),
+            _ => json!({"fields": {"message": "event", "body": text}}).to_string(),
+        };
+    }
+    let noise = String::from_utf8_lossy(bytes);
+    let cut = (0..=noise.len() / 2)
+        .rev()
+        .find(|i| noise.is_char_boundary(*i))
+        .unwrap_or(0);
+    let line = format!("{}{text}{}", &noise[..cut], &noise[cut..]);
+    let redacted = corebound::logging::redact(&line);
+    assert!(
+        !redacted.contains(&secret),
+        "{key} survived redaction in {}",
+        corebound::custom_resource::excerpt(&redacted)
+    );
 }
 
 fn check_policy_document(bytes: &[u8]) {
