@@ -11,6 +11,7 @@ does not implement Create*/Delete* of runtimes, memories or gateways.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -294,6 +295,9 @@ class AgentCore:
             self.memories: dict[str, Memory] = {}
             self.gateways: dict[str, Gateway] = {}
             self.by_arn: dict[str, Resource] = {}  # every policy/tag target, endpoints included
+            # How resource policies are stored: "verbatim" (as written) or "normalised" (the way
+            # S3, SQS, SNS and Lambda store them; AgentCore does not document which it does).
+            self.policy_storage = "verbatim"
 
     # --- routing ---------------------------------------------------------------------------
 
@@ -424,9 +428,9 @@ class AgentCore:
         if not 1 <= len(policy) <= POLICY_MAX_CHARS:
             raise constraint(f"<{len(policy)} characters>", "policy", f"Member must have length between 1 and {POLICY_MAX_CHARS}")
         _validate_policy(policy, arn)
-        resource.policy = policy
+        resource.policy = normalise_policy(policy) if self.policy_storage == "normalised" else policy
         resource.updated = time.time()
-        return json_response(201, {"policy": policy})
+        return json_response(201, {"policy": resource.policy})
 
     def _get_resource_policy(self, request: AwsRequest, body: dict, arn: str) -> Response:
         resource = self._target(request, arn)
@@ -647,6 +651,26 @@ class AgentCore:
         with self.lock:
             return {arn: r.policy for arn, r in self.by_arn.items() if r.policy is not None}
 
+    def set_policy_storage(self, spec: dict) -> dict:
+        """Switch how policies are stored. `deletedPrincipals` (normalised mode): principal ARNs
+        whose role or user was deleted: every stored policy now shows its unique id instead, as
+        S3, SQS, SNS and Lambda do (a later write naming the ARN again stores the ARN: the role
+        was recreated)."""
+        _only(spec, {"mode", "deletedPrincipals"})
+        mode = _choice(spec, "mode", ("verbatim", "normalised"), "verbatim")
+        deleted = spec.get("deletedPrincipals", [])
+        if not isinstance(deleted, list) or not all(isinstance(a, str) and a.startswith("arn:") for a in deleted):
+            raise SeedError("deletedPrincipals must be a list of principal ARNs")
+        if deleted and mode != "normalised":
+            raise SeedError("deletedPrincipals needs mode normalised")
+        replaced = {arn: unique_id(arn) for arn in deleted}
+        with self.lock:
+            self.policy_storage = mode
+            for resource in self.by_arn.values():
+                if resource.policy is not None and replaced:
+                    resource.policy = _replace_principals(resource.policy, replaced)
+            return {"mode": mode, "deletedPrincipals": replaced}
+
     def _new_id(self, spec: dict, name: str, pattern: re.Pattern, existing: dict, alphabet: str | None = None) -> str:
         """`<name>-<10 random chars>` like AWS, or the seed's own `id` so demo events can use fixed ARNs."""
         resource_id = spec.get("id") or f"{name}-{suffix(alphabet) if alphabet else suffix()}"
@@ -706,6 +730,66 @@ def _validate_policy(policy: str, resource_arn: str) -> None:
                 raise validation(f"{where}: wildcard resources are not supported: {resource}", "policy")
             if resource != resource_arn:
                 raise validation(f"{where}: Resource {resource} does not match the resource the policy is attached to ({resource_arn})", "policy")
+
+
+def normalise_policy(policy: str) -> str:
+    """Store a policy the way S3, SQS, SNS and Lambda do: an account id in `Principal` becomes
+    `arn:aws:iam::<id>:root`, one-element lists become scalars, keys are sorted and whitespace
+    dropped. (Statement stays a list; list order is kept.)"""
+    document = json.loads(policy)
+    statements = document.get("Statement")
+    statements = [statements] if isinstance(statements, dict) else statements
+    for statement in statements:
+        principal = statement.get("Principal")
+        if isinstance(principal, dict):
+            for kind, value in principal.items():
+                if kind == "AWS":
+                    value = [_account_root(v) for v in value] if isinstance(value, list) else _account_root(value)
+                principal[kind] = _scalar(value)
+        for key in ("Action", "NotAction", "Resource", "NotResource"):
+            if key in statement:
+                statement[key] = _scalar(statement[key])
+        condition = statement.get("Condition")
+        if isinstance(condition, dict):
+            for block in condition.values():
+                if isinstance(block, dict):
+                    for key, value in block.items():
+                        block[key] = _scalar(value)
+    document["Statement"] = statements
+    return _compact(document)
+
+
+def _replace_principals(policy: str, replaced: dict[str, str]) -> str:
+    document = json.loads(policy)
+    statements = document.get("Statement", [])
+    for statement in [statements] if isinstance(statements, dict) else statements:
+        principal = statement.get("Principal")
+        if isinstance(principal, dict) and "AWS" in principal:
+            aws = principal["AWS"]
+            principal["AWS"] = [replaced.get(p, p) for p in aws] if isinstance(aws, list) else replaced.get(aws, aws)
+    return _compact(document)
+
+
+def unique_id(principal_arn: str) -> str:
+    """A stable IAM unique id (`AROA` for roles, `AIDA` for users, 21 characters)."""
+    prefix = "AIDA" if ":user/" in principal_arn else "AROA"
+    alphabet = string.ascii_uppercase + string.digits
+    digest = hashlib.sha256(principal_arn.encode()).digest()
+    return prefix + "".join(alphabet[b % len(alphabet)] for b in digest[:17])
+
+
+def _account_root(value: object) -> object:
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{12}", value):
+        return f"arn:aws:iam::{value}:root"
+    return value
+
+
+def _scalar(value: object) -> object:
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def _compact(document: dict) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 def _validate_tags(tags: dict) -> None:

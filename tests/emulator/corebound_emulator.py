@@ -220,6 +220,7 @@ class ControlApi:
     POST   /_corebound/agentcore/memories             seed a memory -> GetMemory's `memory`
     POST   /_corebound/agentcore/gateways             seed a gateway -> GetGateway shape
     GET    /_corebound/agentcore/policies             {arn: policy string} for every stored policy
+    PUT    /_corebound/agentcore/policy-storage       {"mode": "verbatim"|"normalised", "deletedPrincipals"?: [arn]}
     PUT    /_corebound/iam/simulation                 script SimulatePrincipalPolicy
     POST   /_corebound/kms/keys                       a moto KMS key with a chosen id (fixed_ids.py)
     POST   /_corebound/secretsmanager/secrets         a moto secret with a chosen ARN suffix
@@ -257,6 +258,8 @@ class ControlApi:
                     return _control(200, fixed_ids.create_key(spec))
                 case ("POST", ["secretsmanager", "secrets"]):
                     return _control(200, fixed_ids.create_secret(spec))
+                case ("PUT", ["agentcore", "policy-storage"]):
+                    return _control(200, self.emulator.agentcore.set_policy_storage(spec))
                 case ("PUT", ["iam", "simulation"]):
                     return _control(200, self.emulator.simulator.configure(spec))
                 case ("POST", ["faults"]):

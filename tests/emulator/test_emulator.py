@@ -229,6 +229,49 @@ class EmulatorTest(unittest.TestCase):
             self.agentcore.get_resource_policy(resourceArn=endpoint_arn)
         self.assertEqual(error_of(gone)[:2], ("ResourceNotFoundException", 404))
 
+    def test_normalised_policy_storage(self) -> None:
+        seeded = self.seed_runtime()
+        runtime_arn = seeded["agentRuntimeArn"]
+        role = "arn:aws:iam::210987654321:role/LPMA_Pay_Caller"
+        written = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Grant",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": ["210987654321", role]},
+                    "Action": ["bedrock-agentcore:InvokeAgentRuntime"],
+                    "Resource": [runtime_arn],
+                    "Condition": {"StringEquals": {"aws:PrincipalOrgID": ["o-a1b2c3d4e5"]}},
+                }
+            ],
+        }
+        self.assertEqual(self.control("PUT", "/agentcore/policy-storage", {"mode": "normalised"})["mode"], "normalised")
+        self.agentcore.put_resource_policy(resourceArn=runtime_arn, policy=json.dumps(written, indent=2))
+        stored = self.agentcore.get_resource_policy(resourceArn=runtime_arn)["policy"]
+        self.assertNotIn(" ", stored)
+        statement = json.loads(stored)["Statement"][0]
+        self.assertEqual(list(statement), sorted(statement))
+        self.assertEqual(statement["Principal"]["AWS"], ["arn:aws:iam::210987654321:root", role])
+        self.assertEqual(statement["Action"], "bedrock-agentcore:InvokeAgentRuntime")
+        self.assertEqual(statement["Resource"], runtime_arn)
+        self.assertEqual(statement["Condition"], {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}})
+
+        # A deleted role is shown as its unique id.
+        shown = self.control("PUT", "/agentcore/policy-storage", {"mode": "normalised", "deletedPrincipals": [role]})
+        unique = shown["deletedPrincipals"][role]
+        self.assertRegex(unique, r"^AROA[A-Z0-9]{17}$")
+        statement = json.loads(self.agentcore.get_resource_policy(resourceArn=runtime_arn)["policy"])["Statement"][0]
+        self.assertEqual(statement["Principal"]["AWS"], ["arn:aws:iam::210987654321:root", unique])
+        self.assertIn("error", self.control("PUT", "/agentcore/policy-storage", {"mode": "verbatim", "deletedPrincipals": [role]}, expect=400))
+
+        # Reset returns to verbatim storage.
+        self.control("POST", "/reset")
+        seeded = self.seed_runtime()
+        document = self.policy(seeded["agentRuntimeArn"])
+        self.agentcore.put_resource_policy(resourceArn=seeded["agentRuntimeArn"], policy=document)
+        self.assertEqual(self.agentcore.get_resource_policy(resourceArn=seeded["agentRuntimeArn"])["policy"], document)
+
     def test_resource_policy_validation(self) -> None:
         seeded = self.seed_runtime()
         runtime_arn, endpoint_arn = seeded["agentRuntimeArn"], seeded["endpointArns"][0]

@@ -1,8 +1,10 @@
-//! AgentCore resource-policy calls, with AWS errors turned into Reasons that say what to do.
+//! AgentCore resource-policy and tag calls, with AWS errors turned into Reasons that say what to do.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_bedrockagentcorecontrol::Client;
-use corebound::arn::RuntimeArn;
 use corebound::aws::AwsFailure;
+use corebound::runtime_policy::PolicyStore;
 use corebound::{Error, Result};
 
 pub struct ResourcePolicies {
@@ -13,9 +15,11 @@ impl ResourcePolicies {
     pub fn new(client: Client) -> Self {
         ResourcePolicies { client }
     }
+}
 
+impl PolicyStore for ResourcePolicies {
     /// The current policy of `arn`; `None` when it has none.
-    pub async fn get(&self, arn: &str) -> Result<Option<String>> {
+    async fn get_policy(&self, arn: &str) -> Result<Option<String>> {
         match self
             .client
             .get_resource_policy()
@@ -33,7 +37,7 @@ impl ResourcePolicies {
         }
     }
 
-    pub async fn put(&self, arn: &str, policy: &str) -> Result<()> {
+    async fn put_policy(&self, arn: &str, policy: &str) -> Result<()> {
         self.client
             .put_resource_policy()
             .resource_arn(arn)
@@ -45,7 +49,7 @@ impl ResourcePolicies {
     }
 
     /// Delete the policy of `arn`; already gone is done.
-    pub async fn delete(&self, arn: &str) -> Result<()> {
+    async fn delete_policy(&self, arn: &str) -> Result<()> {
         match self
             .client
             .delete_resource_policy()
@@ -61,36 +65,47 @@ impl ResourcePolicies {
         }
     }
 
-    /// Names of the runtime's endpoints; `None` when the runtime no longer exists.
-    pub async fn endpoint_names(&self, runtime: &RuntimeArn) -> Result<Option<Vec<String>>> {
-        let mut pages = self
+    async fn tags(&self, arn: &str) -> Result<Option<BTreeMap<String, String>>> {
+        match self
             .client
-            .list_agent_runtime_endpoints()
-            .agent_runtime_id(&runtime.runtime_id)
-            .into_paginator()
-            .send();
-        let mut names = Vec::new();
-        while let Some(page) = pages.next().await {
-            match page {
-                Ok(page) => names.extend(
-                    page.runtime_endpoints()
-                        .iter()
-                        .map(|e| e.name().to_string()),
-                ),
-                Err(e) => {
-                    let failure = AwsFailure::from_sdk(&e);
-                    if failure.is("ResourceNotFoundException") {
-                        return Ok(None);
-                    }
-                    return Err(translate(
-                        "ListAgentRuntimeEndpoints",
-                        &runtime.to_string(),
-                        failure,
-                    ));
-                }
-            }
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(
+                output
+                    .tags()
+                    .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+            )),
+            Err(e) => match AwsFailure::from_sdk(&e) {
+                f if f.is("ResourceNotFoundException") => Ok(None),
+                f => Err(translate("ListTagsForResource", arn, f)),
+            },
         }
-        Ok(Some(names))
+    }
+
+    async fn tag(&self, arn: &str, key: &str, value: &str) -> Result<()> {
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .tags(key, value)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| translate("TagResource", arn, AwsFailure::from_sdk(&e)))
+    }
+
+    async fn untag(&self, arn: &str, key: &str) -> Result<()> {
+        self.client
+            .untag_resource()
+            .resource_arn(arn)
+            .tag_keys(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| translate("UntagResource", arn, AwsFailure::from_sdk(&e)))
     }
 }
 

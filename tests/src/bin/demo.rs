@@ -174,7 +174,16 @@ fn run() -> Vec<String> {
         "runtime-policy: events/runtime-policy/create.json (cross-account invoke for 210987654321)",
     );
     let capture = ResponseCapture::start();
-    let mut runtime_policy = start("runtime-policy", &env_of(&emu, &[]));
+    let mut runtime_policy = start(
+        "runtime-policy",
+        &env_of(
+            &emu,
+            &[
+                ("SCOPE_PATTERNS", "corebound_demo_*".to_string()),
+                ("ALLOWED_PRINCIPAL_ACCOUNTS", "210987654321".to_string()),
+            ],
+        ),
+    );
     let answer = custom_resource(
         &mut runtime_policy,
         &capture,
