@@ -132,6 +132,8 @@ impl RuntimePolicySpec {
         let actions = actions
             .iter()
             .map(|action| {
+                arn::reject_wildcards(action)
+                    .map_err(|rule| Error::invalid("Actions", quoted(action), rule))?;
                 canonical_invoke_action(action)
                     .map(str::to_string)
                     .ok_or_else(|| Error::invalid("Actions", quoted(action), action_rule()))
@@ -430,7 +432,7 @@ mod tests {
             (json!({"RuntimeArn": RUNTIME, "Principals": ["*"]}), "property Principals has value \"*\"; expected wildcards"),
             (json!({"RuntimeArn": RUNTIME, "Principals": ["arn:aws:iam::210987654321:user/bob"]}), "neither root nor role"),
             (json!({"RuntimeArn": RUNTIME, "Principals": ["999999999999"]}), "account 999999999999 is not allowed"),
-            (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "Actions": ["bedrock-agentcore:*"]}), "property Actions has value \"bedrock-agentcore:*\"; expected an action of the AgentCore invoke family"),
+            (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "Actions": ["bedrock-agentcore:*"]}), "property Actions has value \"bedrock-agentcore:*\"; expected wildcards"),
             (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "Actions": ["bedrock-agentcore:PutResourcePolicy"]}), "never its administration"),
             (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "Actions": ["s3:GetObject"]}), "property Actions has value \"s3:GetObject\""),
             (json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"], "EndpointNames": ["arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/other-AbCdE12345/runtime-endpoint/DEFAULT"]}), "endpoints must belong to the runtime"),
