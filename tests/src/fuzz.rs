@@ -104,8 +104,14 @@ fn check_properties(bytes: &[u8]) {
     let Incoming::Request { request, .. } = parse_event(bytes) else {
         return;
     };
-    let _ = corebound::runtime_policy::RuntimePolicySpec::from_request(&request)
-        .map(|spec| (spec.targets(), spec.physical_id()));
+    let settings = corebound::runtime_policy::RuntimePolicySettings::default();
+    for check in [
+        corebound::runtime_policy::Check::Full(&settings),
+        corebound::runtime_policy::Check::Rebuild,
+    ] {
+        let _ = corebound::runtime_policy::RuntimePolicySpec::from_request(&request, check)
+            .map(|spec| (spec.targets(), spec.physical_id()));
+    }
     let _ = corebound::runtime_policy::RuntimePolicySpec::old_from_request(&request);
     let settings = corebound::memory_grant::GrantSettings::default();
     if let Ok(grant) = corebound::memory_grant::Grant::from_request(&request, &settings) {
@@ -223,23 +229,22 @@ fn check_policy_document(bytes: &[u8]) {
     }
     let target = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/r-1";
     let statement = json!({"Sid": "Owned", "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "bedrock-agentcore:InvokeAgentRuntime", "Resource": target});
-    for ownership in [
-        corebound::runtime_policy::Ownership::New,
-        corebound::runtime_policy::Ownership::Owned,
-    ] {
-        if let Ok(written) = corebound::runtime_policy::with_owned_statement(
-            Some(&text),
-            target,
-            statement.clone(),
-            ownership,
-        ) {
-            assert!(corebound::runtime_policy::holds_statement(
-                Some(&written),
-                &statement
-            ));
-        }
+    if let Ok(written) =
+        corebound::runtime_policy::with_statement(Some(&text), target, statement.clone())
+    {
+        assert!(corebound::runtime_policy::holds_statement(
+            Some(&written),
+            &statement,
+            "aws"
+        ));
     }
-    let _ = corebound::runtime_policy::without_owned_statement(&text, "Owned");
+    let _ = corebound::runtime_policy::without_statement(&text, "Owned");
+    // The semantic comparison: any JSON document means what it means.
+    if serde_json::from_str::<Value>(&text).is_ok() {
+        assert!(corebound::policy_compare::same_document_text(
+            &text, &text, "aws"
+        ));
+    }
 }
 
 fn check_eventbridge_event(bytes: &[u8]) {

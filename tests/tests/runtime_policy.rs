@@ -1135,3 +1135,27 @@ fn delete_with_properties_that_do_not_describe_the_statement_changes_nothing() {
     assert_eq!(emu.resource_policies(), before);
     assert!(h.logged("do not describe a statement corebound writes"));
 }
+
+/// Issue 16: an invalid ALLOWED_PRINCIPAL_ACCOUNTS or SCOPE_PATTERNS does not stop the
+/// function; requests are answered FAILED naming the variable, with no AWS call.
+#[test]
+fn invalid_settings_are_answered_naming_the_variable() {
+    let (_guard, emu) = emulator();
+    seed_runtimes(emu);
+    for (variable, value) in [
+        ("ALLOWED_PRINCIPAL_ACCOUNTS", "210987654321,not-an-account"),
+        ("SCOPE_PATTERNS", "*"),
+    ] {
+        let mut env = vec![
+            ("SCOPE_PATTERNS", SCOPE),
+            ("ALLOWED_PRINCIPAL_ACCOUNTS", ALLOWED),
+        ];
+        env.retain(|(k, _)| *k != variable);
+        env.push((variable, value));
+        let mut h = Harness::with_env(emu, &env);
+        let mut create = event("runtime-policy/create.json");
+        create["RequestId"] = json!(format!("bad-{variable}"));
+        assert_failed_with(&h.send(create), &[variable]);
+    }
+    assert!(emu.operations().is_empty(), "{:?}", emu.operations());
+}

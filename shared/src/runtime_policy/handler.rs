@@ -20,9 +20,7 @@ use super::document::{
 use super::ownership::{owner_tag_key, sid_owner, SidOwner};
 use super::settings::RuntimePolicySettings;
 use super::spec::{parse_physical_id, Check, RuntimePolicySpec};
-use crate::custom_resource::{
-    CustomResource, Outcome, Request, Response, Status, MAX_RESPONSE_BYTES,
-};
+use crate::custom_resource::{CustomResource, Outcome, Request, MAX_RESPONSE_BYTES};
 use crate::policy_compare::{match_statement, StatementMatch};
 use crate::{Error, Result};
 
@@ -463,22 +461,9 @@ fn outcome(spec: &RuntimePolicySpec, revision: String) -> Outcome {
 }
 
 /// Fail before the first write when the SUCCESS answer would not fit CloudFormation's
-/// response limit (`EndpointArns` grows with every endpoint).
+/// response limit (`EndpointArns` grows with every endpoint), as the protocol measures it.
 pub fn check_response_size(request: &Request, spec: &RuntimePolicySpec) -> Result<()> {
-    let outcome = outcome(spec, "0".repeat(12));
-    let response = Response {
-        status: Status::Success,
-        reason: None,
-        physical_resource_id: outcome.physical_resource_id,
-        stack_id: request.stack_id.clone(),
-        request_id: request.request_id.clone(),
-        logical_resource_id: request.logical_resource_id.clone(),
-        no_echo: false,
-        data: outcome.data,
-    };
-    let bytes = serde_json::to_vec(&response)
-        .map(|b| b.len())
-        .unwrap_or(usize::MAX);
+    let bytes = request.success_response_len(&outcome(spec, "0".repeat(12)));
     if bytes > MAX_RESPONSE_BYTES {
         return Err(Error::invalid(
             "EndpointNames",
