@@ -40,6 +40,9 @@ fn custom_resource_events_are_accepted(folder: &str, binary: &str, resource_type
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     env.push(("REQUIRED_ROLE_PREFIX", "LPMA_"));
     env.push(("VERIFY_ATTEMPTS", "1"));
+    // As events/env.json sets them for the runtime-policy function.
+    env.push(("ALLOWED_PRINCIPAL_ACCOUNTS", "210987654321"));
+    env.push(("SCOPE_PATTERNS", "corebound-demo-*,corebound_demo_*,LPMA_Demo_*"));
     let mut function = LambdaProcess::start(binary_path(binary), &env);
     let capture = ResponseCapture::start();
     for (path, event) in files(folder) {
