@@ -42,7 +42,10 @@ fn custom_resource_events_are_accepted(folder: &str, binary: &str, resource_type
     env.push(("VERIFY_ATTEMPTS", "1"));
     // As events/env.json sets them for the runtime-policy function.
     env.push(("ALLOWED_PRINCIPAL_ACCOUNTS", "210987654321"));
-    env.push(("SCOPE_PATTERNS", "corebound-demo-*,corebound_demo_*,LPMA_Demo_*"));
+    env.push((
+        "SCOPE_PATTERNS",
+        "corebound-demo-*,corebound_demo_*,LPMA_Demo_*",
+    ));
     let mut function = LambdaProcess::start(binary_path(binary), &env);
     let capture = ResponseCapture::start();
     for (path, event) in files(folder) {
