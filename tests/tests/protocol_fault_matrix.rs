@@ -750,7 +750,9 @@ fn the_runtime_policy_function_accepts_service_timeout() {
         &json!({"name": "corebound_demo_agent", "id": "corebound_demo_agent-AbCdE12345", "endpoints": ["DEFAULT"]}),
     );
     let env = emu.aws_env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // The sample grants account 210987654321, which the function allows only when listed.
+    env.push(("ALLOWED_PRINCIPAL_ACCOUNTS", "210987654321"));
     let mut f = LambdaProcess::start(binary_path("runtime-policy"), &env);
     let capture = ResponseCapture::start();
     let mut create = with_response_url(event("runtime-policy/create.json"), &capture.url());
