@@ -47,6 +47,8 @@ NOT_GRANTED_BY_THE_TEMPLATE = {
     # the deployer (docs/deploy.md, "What the deploying principal needs")
     "iam:PassRole", "kms:CreateKey", "kms:PutKeyPolicy", "kms:EnableKeyRotation",
     "kms:CreateAlias", "kms:CreateGrant", "iam:CreateRole",
+    # docs/check-boundary.sh, run by the platform engineer
+    "iam:SimulateCustomPolicy",
     # who may use the ServiceTokens, and forwarding IAM events across regions
     "lambda:InvokeFunction", "events:PutEvents",
     # what the grant functions write into a team's role (reference pages)
@@ -213,6 +215,123 @@ class IamClaims(_Docs):
         """Actions the custom resources write into teams' roles, from the Rust sources."""
         sources = "".join(path.read_text() for path in (ROOT / "shared" / "src").rglob("*.rs"))
         return f'"{action}"' in sources or f'"{action.split(":")[1]}"' in sources
+
+
+class BoundaryCheckScript(_Docs):
+    """docs/check-boundary.sh: the command that checks a boundary (issue 17 item 7)."""
+
+    SCRIPT = DOCS / "check-boundary.sh"
+
+    def script_actions(self) -> dict[str, set[str]]:
+        text = self.SCRIPT.read_text().replace("\\\n", " ")
+        actions, role = {}, None
+        for line in text.splitlines():
+            words = shlex.split(line, comments=True) if line.strip() else []
+            if words[:1] == ["role"]:
+                role = ROLES["_" + words[1]]
+                actions.setdefault(role, set())
+            elif words[:1] == ["check"] and role:
+                actions[role] |= set(words[2:])
+        return actions
+
+    def test_the_script_checks_exactly_what_each_role_is_granted(self):
+        actions = self.script_actions()
+        self.assertEqual(set(actions), set(ROLES.values()))
+        for role, checked in actions.items():
+            with self.subTest(role=role):
+                granted = self.granted(role)
+                self.assertEqual(sorted(granted - checked), [], f"check-boundary.sh does not check these {role} actions")
+                self.assertEqual(sorted(checked - granted), [], f"check-boundary.sh checks actions {role} is not granted")
+
+    def test_the_script_reports_what_the_boundary_refuses(self):
+        # A stand-in for the AWS CLI: the simulator's verdict comes from the boundary document's
+        # Allow statements (action and resource wildcards), as IAM evaluates a single policy.
+        import json
+        import os
+        import subprocess
+        import tempfile
+
+        shim = """#!/usr/bin/env python3
+import fnmatch, json, sys
+args = sys.argv[1:]
+def arg(name):
+    i = args.index(name)
+    values = []
+    for value in args[i + 1:]:
+        if value.startswith("--"):
+            break
+        values.append(value)
+    return values
+if args[:2] == ["sts", "get-caller-identity"]:
+    print("123456789012" if "Account" in args else "arn:aws:iam::123456789012:user/ci")
+elif args[:2] == ["configure", "get"]:
+    print("eu-west-1")
+elif args[:2] == ["iam", "get-policy"]:
+    print("v3")
+elif args[:2] == ["iam", "get-policy-version"]:
+    print(open(__file__ + ".boundary").read())
+elif args[:2] == ["iam", "simulate-custom-policy"]:
+    document = json.load(open(arg("--policy-input-list")[0][len("file://"):]))
+    (resource,) = arg("--resource-arns")
+    match = lambda pattern, value: fnmatch.fnmatchcase(value, pattern)
+    for action in arg("--action-names"):
+        allowed = any(
+            st["Effect"] == "Allow"
+            and any(match(p, action) for p in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]]))
+            and any(match(p, resource) for p in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]))
+            for st in document["Statement"]
+        )
+        if not allowed:
+            print(action + "\t" + "implicitDeny")
+else:
+    sys.exit("unexpected aws call: " + " ".join(args))
+"""
+        with tempfile.TemporaryDirectory() as directory:
+            aws = os.path.join(directory, "aws")
+            with open(aws, "w") as handle:
+                handle.write(shim)
+            os.chmod(aws, 0o755)
+            env = {**os.environ, "PATH": directory + os.pathsep + os.environ["PATH"], "AWS_REGION": "eu-west-1"}
+
+            def run(statements):
+                with open(aws + ".boundary", "w") as handle:
+                    json.dump({"Version": "2012-10-17", "Statement": statements}, handle)
+                return subprocess.run(
+                    ["bash", str(self.SCRIPT), "arn:aws:iam::123456789012:policy/Boundary", "Demo"],
+                    capture_output=True, text=True, env=env, timeout=120, check=False,
+                )
+
+            everything = run([{"Effect": "Allow", "Action": "*", "Resource": "*"}])
+            self.assertEqual((everything.returncode, everything.stdout), (0, ""), everything.stderr)
+
+            no_key_policy = run([
+                {"Effect": "Allow", "Action": ["bedrock-agentcore:*", "iam:*", "sns:*", "sqs:*", "logs:*",
+                                               "s3:*", "secretsmanager:*", "ec2:*", "kms:Decrypt",
+                                               "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*",
+                                               "kms:ListAliases", "kms:ListResourceTags", "kms:TagResource"],
+                 "Resource": "*"},
+            ])
+            self.assertEqual(no_key_policy.returncode, 1)
+            self.assertEqual(
+                no_key_policy.stdout.strip(),
+                "LPMA_Demo_Remediator needs kms:GetKeyPolicy on "
+                "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000: implicitDeny",
+            )
+
+            other_roles_only = run([
+                {"Effect": "Allow", "Action": ["bedrock-agentcore:*", "ec2:*", "kms:*", "logs:*", "s3:*",
+                                               "secretsmanager:*", "sns:*", "sqs:*"], "Resource": "*"},
+                {"Effect": "Allow", "Action": "iam:*", "Resource": ["arn:aws:iam::*:role/LPMA_Other_*",
+                                                                   "arn:aws:iam::*:policy/*"]},
+            ])
+            self.assertEqual(other_roles_only.returncode, 1)
+            refused = {tuple(line.split(" ")[:3]) for line in other_roles_only.stdout.splitlines()}
+            self.assertEqual(refused, {
+                ("LPMA_Demo_MemoryGrant", "needs", f"iam:{action}") for action in (
+                    "PutRolePolicy", "DeleteRolePolicy", "GetRolePolicy", "GetRole", "ListRolePolicies",
+                    "ListAttachedRolePolicies", "SimulatePrincipalPolicy")
+            } | {("LPMA_Demo_Remediator", "needs", "iam:ListRoleTags"),
+                 ("LPMA_Demo_Remediator", "needs", "iam:TagRole")})
 
 
 class Build(_Docs):
