@@ -103,6 +103,15 @@ fn custom_resources_answer_success(local: &LocalAws, env: &[(String, String)], f
                 "{name}: the ResponseURL must reach `make local`"
             );
             let url = on_port(url, local.port);
+            let stack = event["StackId"].as_str().unwrap();
+            assert!(
+                stack.starts_with(&format!(
+                    "arn:aws:cloudformation:{}:{}:stack/",
+                    settings::REGION,
+                    settings::ACCOUNT
+                )),
+                "{name}: a stack of the emulator's account and region: {stack}"
+            );
             let result = function.invoke(&with_response_url(event.clone(), &url), WAIT);
             assert!(result.is_ok(), "{name}: {result:?}\n{}", function.output());
             // What the user reads back with curl.
@@ -179,6 +188,9 @@ fn every_event_file_runs_against_make_local() {
     // (seeded as its creator left it) now carries the mandatory tags.
     let mut remediator = start("remediator", &env);
     for (name, event) in files("remediator") {
+        // The remediator acts only on events from its own account: the emulator's.
+        assert_eq!(event["account"], settings::ACCOUNT, "{name}: account");
+        assert_eq!(event["region"], settings::REGION, "{name}: region");
         let result = remediator.invoke(&event, WAIT);
         assert!(
             result.is_ok(),
