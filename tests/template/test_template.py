@@ -990,5 +990,26 @@ class ExampleAgentStack(_Templates):
                     self.assertEqual(render(memory["Properties"]["EncryptionKeyArn"]),
                                      "<import corebound-KmsKeyArn>")
 
+    def test_the_examples_names_fall_inside_the_sample_scope(self):
+        # A team copying the example with the documented ScopePatterns gets resources the
+        # custom resources accept and the remediator manages.
+        patterns = SAMPLE_PARAMETERS["ScopePatterns"].split(",")
+        for file, example in self.examples.items():
+            defaults = {name: p.get("Default", "") for name, p in example["Parameters"].items()}
+            render = Renderer(example, {**defaults, "CustomResourceTimeout": "300"})
+            names = []
+            for name, resource in example["Resources"].items():
+                properties = resource.get("Properties", {})
+                for key in ("RoleName", "AgentRuntimeName", "Name"):
+                    if key in properties and resource["Type"] in (
+                        "AWS::IAM::Role", "AWS::BedrockAgentCore::Runtime", "AWS::BedrockAgentCore::Memory"
+                    ):
+                        names.append((name, render(properties[key])))
+            self.assertTrue(names)
+            for name, value in names:
+                with self.subTest(file=file, resource=name, name=value):
+                    self.assertTrue(any(iam_match(p, value) for p in patterns),
+                                    f"{value} is outside the documented ScopePatterns {patterns}")
+
 if __name__ == "__main__":
     unittest.main()
