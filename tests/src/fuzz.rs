@@ -148,6 +148,10 @@ fn check_text(bytes: &[u8]) {
         .find(|i| text.is_char_boundary(*i))
         .unwrap_or(0);
     let (pattern, name) = text.split_at(middle);
+    // Matching is O(pattern × name) by design (no backtracking blow-up); keep both within
+    // what they can be in production (a SCOPE_PATTERNS entry or a policy's pattern, an AWS
+    // name or ARN), or a mutated megabyte string measures only this product.
+    let (pattern, name) = (prefix_chars(pattern, 1024), prefix_chars(name, 2048));
     let _ = corebound::scope::glob_match(pattern, name);
     let _ = corebound::iam_evaluation::iam_wildcard_match(pattern, name, true);
     let url = ResponseUrl::new(text);
@@ -168,6 +172,13 @@ fn check_text(bytes: &[u8]) {
         "redaction is idempotent"
     );
     let _ = corebound::custom_resource::excerpt(text);
+}
+
+fn prefix_chars(text: &str, chars: usize) -> &str {
+    match text.char_indices().nth(chars) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
 }
 
 /// A presigned URL's credential, wrapped in the input as noise and encoded the ways a log
@@ -297,6 +308,9 @@ fn check_iam_evaluation(bytes: &[u8]) {
 
 // ---- the run -----------------------------------------------------------------------------
 
+/// Largest input kept as mutation material (a Lambda async event is at most 256 KiB).
+const MAX_CORPUS_INPUT: usize = 64 * 1024;
+
 /// Totals of one target's run.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -343,8 +357,9 @@ pub fn run(target: &Target, duration: Duration, seed: u64, crash_dir: &Path) -> 
                     break;
                 }
             }
-            // Keep some inputs as further mutation material (bounded).
-            if rng.below(64) == 0 {
+            // Keep some inputs as further mutation material (bounded in number and size:
+            // repeated stringify/duplicate mutations grow inputs exponentially otherwise).
+            if rng.below(64) == 0 && input.len() <= MAX_CORPUS_INPUT {
                 if corpus.len() < 512 {
                     corpus.push(input);
                 } else {
