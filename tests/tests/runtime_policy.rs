@@ -1159,3 +1159,25 @@ fn invalid_settings_are_answered_naming_the_variable() {
     }
     assert!(emu.operations().is_empty(), "{:?}", emu.operations());
 }
+
+/// A Delete that cannot read the ownership record (the role lacks ListTagsForResource)
+/// answers SUCCESS, changes nothing and says so, instead of blocking the stack's deletion.
+#[test]
+fn delete_without_access_to_the_ownership_record_changes_nothing() {
+    let (_guard, emu) = emulator();
+    seed_runtimes(emu);
+    let mut h = Harness::new(emu);
+    let mut create = event("runtime-policy/create.json");
+    create["ResourceProperties"]["StatementId"] = json!("PartnerInvoke");
+    let answer = h.send(create.clone());
+    assert_success(&answer);
+    let before = emu.resource_policies();
+    emu.post(
+        "/_corebound/faults",
+        &json!({"service": "bedrock-agentcore", "operation": "ListTagsForResource", "status": 403,
+                "code": "AccessDeniedException", "message": "User is not authorized to perform: bedrock-agentcore:ListTagsForResource", "count": 1}),
+    );
+    assert_success(&h.send(delete_of(&create, &answer["PhysicalResourceId"], "delete")));
+    assert_eq!(emu.resource_policies(), before);
+    assert!(h.logged("the ownership record cannot be read"));
+}

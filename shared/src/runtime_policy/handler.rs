@@ -541,6 +541,13 @@ impl<S: PolicyStore> CustomResource for RuntimePolicyHandler<S> {
                 Ok(Some(tags)) => {
                     sid_owner(&sid, &spec.default_statement_id, &spec.owner, Some(&tags))
                 }
+                // Denied (a final error, e.g. the role lacks ListTagsForResource): the record
+                // cannot be read, so nothing can be proven; the Delete must still not block
+                // the stack. A transient error fails so that a retry can finish the job.
+                Err(e) if e.is_final() => {
+                    tracing::warn!(runtime = %runtime, sid, error = %e, "nothing changed: the ownership record cannot be read, so this resource cannot prove it wrote the statement; remove it by hand if it is this resource's");
+                    return Ok(());
+                }
                 Err(e) => return Err(e),
             }
         } else {
