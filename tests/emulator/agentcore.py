@@ -298,6 +298,9 @@ class AgentCore:
             # How resource policies are stored: "verbatim" (as written) or "normalised" (the way
             # S3, SQS, SNS and Lambda store them; AgentCore does not document which it does).
             self.policy_storage = "verbatim"
+            # The API reference lists no memory among TagResource's resources while the
+            # authorization reference does: tests script either answer (configure()).
+            self.memory_tags = "supported"
 
     # --- routing ---------------------------------------------------------------------------
 
@@ -457,8 +460,26 @@ class AgentCore:
             check_pattern(arn, TAGGABLE_ARN, "resourceArn")
         return self._target(request, arn)
 
+    MEMORY_TAG_MODES = ("supported", "unsupported", "read-only")
+
+    def configure(self, spec: dict) -> dict:
+        """Control API: how the emulated service answers tag calls on memories."""
+        _only(spec, {"memoryTags"})
+        mode = spec.get("memoryTags", "supported")
+        if mode not in self.MEMORY_TAG_MODES:
+            raise SeedError(f"memoryTags must be one of {', '.join(self.MEMORY_TAG_MODES)}")
+        with self.lock:
+            self.memory_tags = mode
+        return {"memoryTags": mode}
+
+    def _memory_tags_refused(self, resource: Resource, writing: bool) -> None:
+        refused = self.memory_tags == "unsupported" or (self.memory_tags == "read-only" and writing)
+        if isinstance(resource, Memory) and refused:
+            raise validation("Tagging is not supported for resource type memory", "resourceArn")
+
     def _tag_resource(self, request: AwsRequest, body: dict, arn: str) -> Response:
         resource = self._tag_target(request, arn)
+        self._memory_tags_refused(resource, writing=True)
         tags = body.get("tags")
         if not isinstance(tags, dict):
             raise validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null", "tags")
@@ -480,6 +501,7 @@ class AgentCore:
 
     def _list_tags_for_resource(self, request: AwsRequest, body: dict, arn: str) -> Response:
         resource = self._tag_target(request, arn)
+        self._memory_tags_refused(resource, writing=False)
         return json_response(200, {"tags": dict(resource.tags)})
 
     # --- memories and gateways -------------------------------------------------------------

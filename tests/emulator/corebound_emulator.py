@@ -44,6 +44,7 @@ import fixed_ids
 import logs_kms
 import tag_limits
 from agentcore import AgentCore, NotSeeded, SeedError
+from s3_races import RaceError, S3Races
 from awsproto import ACCOUNT_ID, AwsRequest, Response, error_for, parse_request
 from cfn_responses import CloudFormationResponses
 from iam_simulation import ScriptError, Simulator
@@ -153,6 +154,7 @@ class Emulator:
         self.agentcore = AgentCore()
         self.simulator = Simulator()
         self.faults = Faults()
+        self.races = S3Races()
         self.log = RequestLog()
         self.cfn_responses = CloudFormationResponses()
         self.control = ControlApi(self)
@@ -168,15 +170,21 @@ class Emulator:
 
         request = parse_request(environ)
 
+        answered: list[int] = []
+
         def recording_start_response(status: str, headers, exc_info=None):
-            self.log.record(request, int(status.split(" ", 1)[0]))
+            answered.append(int(status.split(" ", 1)[0]))
+            self.log.record(request, answered[-1])
             return start_response(status, headers, exc_info)
 
         try:
             response = self._emulated(request)
             if response is not None:
                 return _send(response, recording_start_response)
-            return self.moto(environ, recording_start_response)
+            body = self.moto(environ, recording_start_response)
+            if answered:  # moto has answered: a scripted concurrent writer may act now
+                self.races.after_response(request, answered[-1])
+            return body
         except Exception:
             self.log.record(request, 500)  # the server answers 500 with the traceback on stderr
             raise
@@ -205,6 +213,7 @@ class Emulator:
         self.agentcore.reset()
         self.simulator.reset()
         self.faults.clear()
+        self.races.reset()
         self.log.clear()
         self.cfn_responses.reset()
 
@@ -225,6 +234,8 @@ class ControlApi:
     POST   /_corebound/kms/keys                       a moto KMS key with a chosen id (fixed_ids.py)
     POST   /_corebound/secretsmanager/secrets         a moto secret with a chosen ARN suffix
     POST   /_corebound/faults                         queue a fault; GET lists pending ones; DELETE clears
+    PUT    /_corebound/agentcore/settings             {"memoryTags": "supported"|"unsupported"|"read-only"}
+    POST   /_corebound/s3/races                       script a concurrent bucket tag write; GET lists
     """
 
     def __init__(self, emulator: Emulator) -> None:
@@ -269,9 +280,15 @@ class ControlApi:
                 case ("DELETE", ["faults"]):
                     self.emulator.faults.clear()
                     return _control(200, {"faults": []})
+                case ("PUT", ["agentcore", "settings"]):
+                    return _control(200, self.emulator.agentcore.configure(spec))
+                case ("POST", ["s3", "races"]):
+                    return _control(200, self.emulator.races.add(spec))
+                case ("GET", ["s3", "races"]):
+                    return _control(200, self.emulator.races.state())
         except NotSeeded as missing:
             return _control(404, {"error": f"not found: {missing.args[0]}"})
-        except (SeedError, ScriptError, ValueError) as invalid:
+        except (SeedError, ScriptError, RaceError, ValueError) as invalid:
             return _control(400, {"error": str(invalid)})
         return _control(404, {"error": f"no control endpoint {method} {environ['PATH_INFO']}"})
 

@@ -364,6 +364,40 @@ class EmulatorTest(unittest.TestCase):
             self.agentcore.get_gateway(gatewayIdentifier="absent-gateway-abcdefghij")
         self.assertEqual(error_of(missing)[:2], ("ResourceNotFoundException", 404))
 
+    def test_memory_tags_answer_both_ways(self) -> None:
+        memory = self.control("POST", "/agentcore/memories", {"name": "tagged_memory", "tags": {"A": "b"}})
+        runtime = self.seed_runtime()["agentRuntimeArn"]
+        self.assertEqual(self.agentcore.list_tags_for_resource(resourceArn=memory["arn"])["tags"], {"A": "b"})
+        self.assertEqual(self.control("PUT", "/agentcore/settings", {"memoryTags": "read-only"}), {"memoryTags": "read-only"})
+        self.assertEqual(self.agentcore.list_tags_for_resource(resourceArn=memory["arn"])["tags"], {"A": "b"})
+        with self.assertRaises(ClientError) as refused:
+            self.agentcore.tag_resource(resourceArn=memory["arn"], tags={"C": "d"})
+        self.assertEqual(error_of(refused)[:2], ("ValidationException", 400))
+        self.control("PUT", "/agentcore/settings", {"memoryTags": "unsupported"})
+        with self.assertRaises(ClientError) as unreadable:
+            self.agentcore.list_tags_for_resource(resourceArn=memory["arn"])
+        self.assertEqual(error_of(unreadable)[:2], ("ValidationException", 400))
+        self.agentcore.tag_resource(resourceArn=runtime, tags={"C": "d"})  # other resources unchanged
+        self.control("PUT", "/agentcore/settings", {"memoryTags": "sometimes"}, expect=400)
+        self.control("POST", "/reset")
+        self.assertEqual(self.control("PUT", "/agentcore/settings", {}), {"memoryTags": "supported"})
+
+    def test_s3_race_replaces_the_tag_set_after_the_nth_call(self) -> None:
+        self.s3.create_bucket(Bucket="raced")
+        self.s3.put_bucket_tagging(Bucket="raced", Tagging={"TagSet": [{"Key": "Team", "Value": "data"}]})
+        self.control("POST", "/s3/races", {"bucket": "raced", "after": "GetBucketTagging", "nth": 2, "tags": {"Owner": "cfn"}})
+        first = self.s3.get_bucket_tagging(Bucket="raced")["TagSet"]
+        self.assertEqual(first, [{"Key": "Team", "Value": "data"}])
+        second = self.s3.get_bucket_tagging(Bucket="raced")["TagSet"]
+        self.assertEqual(second, [{"Key": "Team", "Value": "data"}], "the race fires after the answer")
+        self.assertEqual(self.s3.get_bucket_tagging(Bucket="raced")["TagSet"], [{"Key": "Owner", "Value": "cfn"}])
+        state = self.control("GET", "/s3/races")
+        self.assertEqual((len(state["pending"]), len(state["fired"])), (0, 1))
+        operations = [r["operation"] for r in self.requests()]
+        self.assertEqual(operations.count("PutBucketTagging"), 1, "the other writer is not in the request log")
+        self.control("POST", "/s3/races", {"bucket": "raced", "after": "DeleteBucket", "tags": {}}, expect=400)
+        self.control("POST", "/s3/races", {"bucket": "raced", "after": "PutBucketTagging", "tags": {"A": 1}}, expect=400)
+
     # --- IAM SimulatePrincipalPolicy -------------------------------------------------------
 
     def create_role(self, name: str = "LPMA_runtime") -> str:

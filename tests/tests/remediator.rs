@@ -604,21 +604,28 @@ fn kms_key_is_tagged_once_when_its_alias_is_in_scope() {
     );
     assert_eq!(aws::key_tags(emu, &key), required_tags());
 
-    // A key without an alias (after waiting for one) cannot be attributed: reported only.
+    // A key without an alias (after waiting for one) cannot be attributed: recorded as out
+    // of scope, its tags never read, nobody paged.
     let orphan = aws::create_key(emu, "someone's key", &[]);
     let orphan_event = with(event, "/detail/responseElements/keyMetadata/arn", &orphan);
     let run = remediator.run(&orphan_event);
     run.assert_ok();
     assert_eq!(run.resource_writes(), Vec::<String>::new());
-    assert_eq!(run.decisions(), [decision("scope", "reported", "ok")]);
-    let alias_reads = run
-        .operations()
-        .iter()
-        .filter(|op| *op == "ListAliases")
-        .count();
-    assert_eq!(alias_reads, 3, "read again for each of the 3 tries");
+    assert_eq!(
+        run.decisions(),
+        [decision(
+            "scope",
+            "none",
+            "skipped: out of scope: no name or alias to match SCOPE_PATTERNS"
+        )]
+    );
+    assert_eq!(
+        run.operations(),
+        ["ListAliases", "ListAliases", "ListAliases"],
+        "read again for each of the 3 tries, and nothing else"
+    );
     assert!(aws::key_tags(emu, &orphan).is_empty());
-    assert_eq!(run.publishes(), 1);
+    assert_eq!(run.publishes(), 0);
 }
 
 #[test]
@@ -905,7 +912,7 @@ fn own_events_and_failed_calls_are_skipped_without_a_call() {
 }
 
 #[test]
-fn out_of_scope_resource_is_reported_not_touched() {
+fn out_of_scope_resource_is_recorded_never_read_nor_alerted() {
     let (_guard, emu) = emulator();
     let fx = Fixture::new(emu);
     let arn = aws::create_topic(emu, "payments-team-alerts", &[], &[]);
@@ -919,30 +926,27 @@ fn out_of_scope_resource_is_reported_not_touched() {
     let run = remediator.run(&event);
     run.assert_ok();
     assert_eq!(
-        run.resource_writes(),
-        Vec::<String>::new(),
-        "{:?}",
-        run.operations()
+        run.requests,
+        Vec::<Value>::new(),
+        "another team's resource is never read"
     );
-    assert_eq!(run.decisions(), [decision("scope", "reported", "ok")]);
+    assert_eq!(
+        run.decisions(),
+        [decision(
+            "scope",
+            "none",
+            "skipped: out of scope: payments-team-alerts matches no SCOPE_PATTERNS"
+        )]
+    );
     assert_eq!(
         run.audits[0]["detail"],
-        json!({"finding": "out_of_scope", "names": ["payments-team-alerts"]})
+        json!({"skip": "out_of_scope", "names": ["payments-team-alerts"]})
     );
+    assert_eq!(run.audits[0]["resource"], arn.as_str());
     assert!(aws::topic_tags(emu, &arn).is_empty());
-    assert_eq!(aws::topic_attributes(emu, &arn).get("KmsMasterKeyId"), None);
-    assert_eq!(run.publishes(), 1);
-    let alerts = fx.alerts(emu);
-    assert_eq!(alerts.len(), 1);
     assert!(
-        alerts[0].contains("out of scope: payments-team-alerts matches no SCOPE_PATTERNS"),
-        "{}",
-        alerts[0]
-    );
-    assert!(
-        alerts[0].contains(event["id"].as_str().unwrap()),
-        "{}",
-        alerts[0]
+        fx.alerts(emu).is_empty(),
+        "other teams' creates page nobody"
     );
 }
 
@@ -1056,17 +1060,15 @@ fn a_persistent_failure_fails_the_invocation_after_doing_what_it_can() {
 }
 
 #[test]
-fn a_resource_that_never_shows_up_fails_the_invocation() {
+fn an_in_scope_resource_that_never_shows_up_is_recorded_as_gone() {
     let (_guard, emu) = emulator();
     let fx = Fixture::new(emu);
     let mut remediator = fx.start(emu, &[]);
 
+    // Deleted within seconds (a rollback): not a failure, no retry, no alert.
     let run = remediator.run(&event("remediator/create-topic.json"));
-    let message = run.error_message();
-    assert!(
-        message.contains("sns:GetTopicAttributes failed: NotFound"),
-        "{message}"
-    );
+    let summary = run.assert_ok();
+    assert_eq!(summary["failures"], 0, "{summary}");
     let reads = run
         .operations()
         .iter()
@@ -1075,12 +1077,18 @@ fn a_resource_that_never_shows_up_fails_the_invocation() {
     assert_eq!(reads, 3, "REMEDIATION_RETRY_ATTEMPTS tries");
     assert_eq!(run.resource_writes(), Vec::<String>::new());
     assert_eq!(run.audits.len(), 1);
-    assert_eq!(run.audits[0]["detail"]["stage"], "read_state");
-    assert!(run.audits[0]["result"]
-        .as_str()
-        .unwrap()
-        .starts_with("failed: "));
-    assert_eq!(run.publishes(), 1);
+    assert_eq!(run.audits[0]["rule"], "event-filter");
+    assert_eq!(run.audits[0]["action"], "none");
+    assert!(
+        run.audits[0]["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("skipped: gone: the resource no longer exists (sns:GetTopicAttributes"),
+        "{}",
+        run.audits[0]
+    );
+    assert_eq!(run.audits[0]["detail"]["skip"], "gone");
+    assert_eq!(run.publishes(), 0);
 }
 
 #[test]
@@ -1631,12 +1639,9 @@ fn a_fifo_alert_topic_receives_the_alerts() {
         &fifo_topic,
         &format!("arn:aws:sqs:us-east-1:{ACCOUNT}:platform-alert-inbox.fifo"),
     );
-    let arn = aws::create_topic(emu, "payments-team-alerts", &[], &[]);
-    let event = with(
-        event("remediator/create-topic.json"),
-        "/detail/responseElements/topicArn",
-        &arn,
-    );
+    // A finding a person must see (an out-of-scope resource is no longer one).
+    aws::create_topic(emu, "corebound-demo-alerts", &[], &[(OPT_OUT_TAG, "off")]);
+    let event = event("remediator/create-topic.json");
     let mut remediator = fx.start(emu, &[("ALERT_TOPIC_ARN", Some(fifo_topic.as_str()))]);
     let run = remediator.run(&event);
     run.assert_ok();
@@ -1647,7 +1652,7 @@ fn a_fifo_alert_topic_receives_the_alerts() {
         messages[0]["Body"]
             .as_str()
             .unwrap()
-            .contains("out of scope: payments-team-alerts"),
+            .contains("opted out by tag corebound:remediation=off"),
         "{}",
         messages[0]
     );
@@ -1800,4 +1805,755 @@ fn benchmark_burst_of_1000_create_events() {
     assert!(untagged.is_empty(), "{untagged:?}");
     assert_eq!(handled, EVENTS);
     assert_eq!(writes, 2 * EVENTS);
+}
+
+// ---- Authentic events, scope before reading, alerts once (issue 16 items 2-4) -------------
+
+#[test]
+fn forged_events_are_ignored_without_any_call() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    aws::create_topic(emu, "corebound-demo-alerts", &[], &[]);
+    let mut remediator = fx.start(emu, &[]);
+    let real = event("remediator/create-topic.json");
+
+    // (case, event, start of the skip reason)
+    let cases = [
+        (
+            "anyone's PutEvents: a source outside aws.",
+            with(real.clone(), "/source", "corebound.forged"),
+            "skipped: not an authentic AWS event: source corebound.forged does not start with aws. (only AWS can send aws. events)",
+        ),
+        (
+            "an event of another account",
+            with(real.clone(), "/account", "210987654321"),
+            "skipped: not an authentic AWS event: account 210987654321 is not this function's account 123456789012",
+        ),
+        (
+            "an aws. source that is not the event's service",
+            with(real.clone(), "/source", "aws.s3"),
+            "skipped: not an authentic AWS event: detail.eventSource sns.amazonaws.com does not belong to source aws.s3",
+        ),
+    ];
+    for (case, forged, reason) in cases {
+        let run = remediator.run(&forged);
+        run.assert_ok();
+        assert_eq!(
+            run.requests,
+            Vec::<Value>::new(),
+            "{case}: no read, no write"
+        );
+        assert_eq!(
+            run.decisions(),
+            [decision("event-filter", "none", reason)],
+            "{case}"
+        );
+        assert_eq!(run.audits[0]["detail"]["skip"], "not_authentic", "{case}");
+    }
+    assert!(fx.alerts(emu).is_empty());
+    assert!(aws::topic_tags(
+        emu,
+        real["detail"]["responseElements"]["topicArn"]
+            .as_str()
+            .unwrap()
+    )
+    .is_empty());
+}
+
+#[test]
+fn an_out_of_scope_bucket_whose_reads_are_denied_is_recorded_and_succeeds() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let bucket = "payments-ledger-123456789012";
+    aws::create_bucket(emu, bucket);
+    // Another team's bucket policy denies everyone else.
+    for operation in ["GetBucketTagging", "GetBucketEncryption"] {
+        emu.post(
+            "/_corebound/faults",
+            &json!({"service": "s3", "operation": operation, "status": 403, "code": "AccessDenied", "message": "Access Denied", "count": 10, "match": bucket}),
+        );
+    }
+    let event = with(
+        event("remediator/create-bucket.json"),
+        "/detail/requestParameters/bucketName",
+        bucket,
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = remediator.run(&event);
+    let summary = run.assert_ok();
+    assert_eq!(summary["failures"], 0, "{summary}");
+    assert_eq!(run.requests, Vec::<Value>::new(), "never read");
+    assert_eq!(
+        run.decisions(),
+        [decision(
+            "scope",
+            "none",
+            "skipped: out of scope: payments-ledger-123456789012 matches no SCOPE_PATTERNS"
+        )]
+    );
+    assert!(fx.alerts(emu).is_empty());
+}
+
+/// A Lambda-style SQS batch of the messages waiting in `queue_url` (as the event source
+/// mapping of the deferral queue delivers them).
+fn queue_batch(emu: &Emulator, queue_url: &str, queue_name: &str) -> Value {
+    let records: Vec<Value> = aws::receive_messages(emu, queue_url, 0)
+        .iter()
+        .map(|message| {
+            json!({
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue_name}"),
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+fn queued_bodies(batch: &Value) -> Vec<Value> {
+    batch["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| serde_json::from_str(record["body"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+const DEFERRAL_QUEUE: &str = "corebound-demo-deferral";
+
+#[test]
+fn a_failing_event_retried_twice_is_alerted_once() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    aws::create_topic(emu, "corebound-demo-alerts", &[], &[]);
+    emu.post(
+        "/_corebound/faults",
+        &json!({"service": "sns", "operation": "TagResource", "status": 403, "code": "AuthorizationError", "message": "not authorized", "count": 100}),
+    );
+    let queue = aws::create_queue(emu, DEFERRAL_QUEUE, &[], &[]);
+    let mut remediator = fx.start(
+        emu,
+        &[
+            ("DEFERRAL_QUEUE_URL", Some(queue.as_str())),
+            ("DEFERRAL_RETRY_DELAY_SECONDS", Some("0")),
+        ],
+    );
+    let event = event("remediator/create-topic.json");
+
+    // First attempt (from EventBridge): alerted, handed to the queue as retry 1.
+    let first = remediator.run(&event);
+    let summary = first.assert_ok();
+    assert_eq!(summary["failures"], 1, "{summary}");
+    assert_eq!(summary["retry_in_seconds"], 0, "{summary}");
+    assert_eq!(first.publishes(), 1);
+    let batch = queue_batch(emu, &queue, DEFERRAL_QUEUE);
+    let bodies = queued_bodies(&batch);
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(
+        bodies[0]["corebound"],
+        json!({"reason": "retry", "failures": 1})
+    );
+    assert_eq!(bodies[0]["event"], event);
+
+    // Retry 1 (from the queue): recorded, not alerted, handed on as retry 2.
+    let second = remediator.run(&batch);
+    assert_eq!(second.assert_ok(), &json!({"batchItemFailures": []}));
+    assert_eq!(second.publishes(), 0);
+    assert!(second
+        .audits
+        .iter()
+        .any(|r| r["result"].as_str().unwrap().starts_with("failed: ")));
+    let batch = queue_batch(emu, &queue, DEFERRAL_QUEUE);
+    assert_eq!(
+        queued_bodies(&batch)[0]["corebound"],
+        json!({"reason": "retry", "failures": 2})
+    );
+
+    // Retry 2, the last: not alerted; the message stays for the queue's dead-letter queue.
+    let third = remediator.run(&batch);
+    let message_id = batch["Records"][0]["messageId"].clone();
+    assert_eq!(
+        third.assert_ok(),
+        &json!({"batchItemFailures": [{"itemIdentifier": message_id}]})
+    );
+    assert_eq!(third.publishes(), 0);
+    assert!(
+        aws::receive_messages(emu, &queue, 0).is_empty(),
+        "no retry 3"
+    );
+    assert_eq!(fx.alerts(emu).len(), 1, "one alert for the event");
+}
+
+#[test]
+fn without_the_queue_lambda_retries_of_a_failing_event_are_alerted_once() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    aws::create_topic(emu, "corebound-demo-alerts", &[], &[]);
+    emu.post(
+        "/_corebound/faults",
+        &json!({"service": "sns", "operation": "TagResource", "status": 403, "code": "AuthorizationError", "message": "not authorized", "count": 100}),
+    );
+    let mut remediator = fx.start(emu, &[]);
+    let event = event("remediator/create-topic.json");
+    // Lambda's asynchronous retries deliver the same event (same id) again.
+    let publishes: Vec<usize> = (0..3)
+        .map(|_| {
+            let run = remediator.run(&event);
+            assert!(run.error_message().contains("sns:TagResource failed"));
+            run.publishes()
+        })
+        .collect();
+    assert_eq!(publishes, [1, 0, 0]);
+    assert_eq!(fx.alerts(emu).len(), 1);
+}
+
+// ---- Real event shapes (issue 11 items 5-8) --------------------------------------------------
+
+#[test]
+fn a_secret_whose_event_has_no_response_is_found_by_name() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let arn = aws::create_secret(emu, "corebound-demo-db-credentials", None, &[]);
+    let mut event = event("remediator/create-secret.json");
+    // As in AWS's own documented CreateSecret record.
+    event["detail"]["responseElements"] = Value::Null;
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = assert_fixed_then_idempotent(
+        &mut remediator,
+        &event,
+        &arn,
+        &["TagResource", "UpdateSecret"],
+        &TAGGED_AND_ENCRYPTED,
+    );
+    assert!(run.operations().contains(&"DescribeSecret".to_string()));
+    let secret = aws::describe_secret(emu, &arn);
+    assert_eq!(secret["KmsKeyId"], fx.cmk.as_str());
+
+    // Modern events: `responseElements.arn` in lower case.
+    let other = aws::create_secret(emu, "corebound-demo-api-token", None, &[]);
+    let mut modern = event.clone();
+    modern["detail"]["requestParameters"]["name"] = json!("corebound-demo-api-token");
+    modern["detail"]["responseElements"] = json!({"arn": other});
+    let run = remediator.run(&modern);
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), ["TagResource", "UpdateSecret"]);
+    assert_records_name(&run, &modern, &other);
+}
+
+#[test]
+fn a_redacted_gateway_name_with_capitals_is_read_with_get_gateway() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    // Gateway ids are the lower-cased name: only GetGateway tells the real name.
+    let seeded = emu.post(
+        "/_corebound/agentcore/gateways",
+        &json!({"name": "Orders-Gateway", "authorizerType": "CUSTOM_JWT"}),
+    );
+    let arn = seeded["gatewayArn"].as_str().unwrap().to_string();
+    assert!(arn.contains(":gateway/orders-gateway-"), "{arn}");
+    let mut remediator = fx.start(
+        emu,
+        &[(
+            "SCOPE_PATTERNS",
+            Some("corebound-demo-*,corebound_demo_*,Orders-*"),
+        )],
+    );
+    for marker in ["***", "HIDDEN_DUE_TO_SECURITY_REASONS"] {
+        let mut redacted = event("remediator/create-gateway.json");
+        redacted["detail"]["requestParameters"]["name"] = json!(marker);
+        redacted["detail"]["responseElements"]["name"] = json!(marker);
+        redacted["detail"]["responseElements"]["gatewayArn"] = json!(arn);
+        let run = remediator.run(&redacted);
+        run.assert_ok();
+        assert!(
+            run.operations().contains(&"GetGateway".to_string()),
+            "{marker}: {:?}",
+            run.operations()
+        );
+        assert_records_name(&run, &redacted, &arn);
+        if marker == "***" {
+            assert_eq!(run.resource_writes(), ["TagResource"]);
+        } else {
+            assert_eq!(
+                run.resource_writes(),
+                Vec::<String>::new(),
+                "already tagged"
+            );
+        }
+    }
+    assert_eq!(aws::agentcore_tags(emu, &arn), required_tags());
+
+    // Another team's gateway, name redacted: read by GetGateway, then left alone.
+    let other = emu.post(
+        "/_corebound/agentcore/gateways",
+        &json!({"name": "Payments-Gateway"}),
+    );
+    let mut redacted = event("remediator/create-gateway.json");
+    redacted["detail"]["requestParameters"]["name"] = json!("***");
+    redacted["detail"]["responseElements"]["name"] = json!("***");
+    redacted["detail"]["responseElements"]["gatewayArn"] = other["gatewayArn"].clone();
+    let run = remediator.run(&redacted);
+    run.assert_ok();
+    assert_eq!(run.operations(), ["GetGateway"]);
+    assert_eq!(
+        run.decisions(),
+        [decision(
+            "scope",
+            "none",
+            "skipped: out of scope: Payments-Gateway matches no SCOPE_PATTERNS"
+        )]
+    );
+    // A name that is not the ARN's (the id starts with the lower-cased name) is not trusted
+    // for the scope: the name comes from GetGateway, and the gateway is left alone.
+    redacted["detail"]["responseElements"]["name"] = json!("corebound-demo-gateway");
+    let run = remediator.run(&redacted);
+    run.assert_ok();
+    assert_eq!(run.operations(), ["GetGateway"]);
+    assert_eq!(run.resource_writes(), Vec::<String>::new());
+    assert!(aws::agentcore_tags(emu, other["gatewayArn"].as_str().unwrap()).is_empty());
+}
+
+#[test]
+fn memory_tags_the_service_refuses_become_one_finding_not_a_failure() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let mut remediator = fx.start(emu, &[]);
+    for (mode, name) in [
+        ("unsupported", "corebound_demo_memory_a"),
+        ("read-only", "corebound_demo_memory_b"),
+    ] {
+        emu.put(
+            "/_corebound/agentcore/settings",
+            &json!({"memoryTags": mode}),
+        );
+        let seeded = emu.post(
+            "/_corebound/agentcore/memories",
+            &json!({"name": name, "encryptionKeyArn": fx.cmk}),
+        );
+        let arn = seeded["arn"].as_str().unwrap().to_string();
+        let event = with(
+            event("remediator/create-memory.json"),
+            "/detail/requestParameters/name",
+            name,
+        );
+        let run = remediator.run(&event);
+        let summary = run.assert_ok();
+        assert_eq!(summary["failures"], 0, "{mode}: {summary}");
+        let finding = run
+            .audits
+            .iter()
+            .find(|r| r["detail"]["finding"] == "memory_tags_at_creation")
+            .unwrap_or_else(|| panic!("{mode}: {:?}", run.decisions()));
+        assert_eq!(finding["action"], "reported", "{mode}");
+        assert_eq!(finding["rule"], "mandatory-tags", "{mode}");
+        assert_eq!(run.publishes(), 1, "{mode}");
+        let alerts = fx.alerts(emu);
+        assert!(
+            alerts[0].contains("memory tags can only be set at creation: add them to CreateMemory"),
+            "{mode}: {}",
+            alerts[0]
+        );
+        assert!(
+            !run.audits
+                .iter()
+                .any(|r| r["result"].as_str().unwrap().starts_with("failed")),
+            "{mode}"
+        );
+        assert_records_name(&run, &event, &arn);
+    }
+}
+
+// ---- The S3 creator race (issue 15) ------------------------------------------------------
+
+fn cloudformation(mut event: Value) -> Value {
+    event["detail"]["userIdentity"]["invokedBy"] = json!("cloudformation.amazonaws.com");
+    event["detail"]["sourceIPAddress"] = json!("cloudformation.amazonaws.com");
+    event["detail"]["userAgent"] = json!("cloudformation.amazonaws.com");
+    event
+}
+
+/// The tool's own configuration call on the bucket, as CloudTrail records it.
+fn bucket_call(create: &Value, event_name: &str, id: &str) -> Value {
+    let mut call = create.clone();
+    call["id"] = json!(id);
+    call["detail"]["eventName"] = json!(event_name);
+    call["detail"]["eventID"] = json!(id);
+    call
+}
+
+#[test]
+fn a_cloudformation_bucket_is_deferred_and_merged_on_its_own_tagging_call() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let bucket = "corebound-demo-artifacts-123456789012";
+    let queue = aws::create_queue(emu, DEFERRAL_QUEUE, &[], &[]);
+    let mut remediator = fx.start(
+        emu,
+        &[
+            ("DEFERRAL_QUEUE_URL", Some(queue.as_str())),
+            ("DEFERRAL_DELAY_SECONDS", Some("0")),
+        ],
+    );
+    let create = cloudformation(event("remediator/create-bucket.json"));
+    aws::create_bucket(emu, bucket);
+
+    // CreateBucket by CloudFormation: nothing read, nothing written, the event waits.
+    let run = remediator.run(&create);
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), Vec::<String>::new());
+    assert!(
+        !run.operations()
+            .iter()
+            .any(|op| op.starts_with("GetBucket")),
+        "{:?}",
+        run.operations()
+    );
+    assert_eq!(
+        run.decisions(),
+        [decision(
+            "event-filter",
+            "none",
+            "skipped: deferred: bucket created by CloudFormation, whose own PutBucketTagging / PutBucketEncryption follows (re-checked in 0 s)"
+        )]
+    );
+    let deferred = queue_batch(emu, &queue, DEFERRAL_QUEUE);
+    assert_eq!(
+        queued_bodies(&deferred)[0]["corebound"],
+        json!({"reason": "deferred", "failures": 0})
+    );
+
+    // CloudFormation tags the bucket from the template; its PutBucketTagging event merges.
+    let template = [
+        ("Owner", "data-team"),
+        ("CostCenter", "4711"),
+        ("Environment", "prod"),
+    ];
+    aws::put_bucket_tags(emu, bucket, &template);
+    let tagging = bucket_call(
+        &create,
+        "PutBucketTagging",
+        "7c1e0a8e-3f7b-4f0e-9a55-1d2c3b4a5f60",
+    );
+    let run = remediator.run(&tagging);
+    run.assert_ok();
+    assert_eq!(
+        run.resource_writes(),
+        ["PutBucketTagging"],
+        "the tagging call judges the tags only: CloudFormation may set the key next"
+    );
+    let mut expected = required_tags();
+    expected.extend(tags(&template));
+    assert_eq!(
+        aws::bucket_tags(emu, bucket),
+        expected,
+        "the template's tags plus the five"
+    );
+
+    // The deferred create comes back: tags are complete, the encryption is fixed now.
+    let run = remediator.run(&deferred);
+    assert_eq!(run.assert_ok(), &json!({"batchItemFailures": []}));
+    assert_eq!(run.resource_writes(), ["PutBucketEncryption"]);
+    assert_eq!(aws::bucket_tags(emu, bucket), expected, "nothing lost");
+    assert!(aws::receive_messages(emu, &queue, 0).is_empty());
+
+    // A bucket created by a person is still remediated on its create event.
+    let person = "corebound-demo-scratch-123456789012";
+    aws::create_bucket(emu, person);
+    let by_person = with(
+        event("remediator/create-bucket.json"),
+        "/detail/requestParameters/bucketName",
+        person,
+    );
+    let run = remediator.run(&by_person);
+    run.assert_ok();
+    assert_eq!(
+        run.resource_writes(),
+        ["PutBucketTagging", "PutBucketEncryption"]
+    );
+    assert!(
+        aws::receive_messages(emu, &queue, 0).is_empty(),
+        "not deferred"
+    );
+}
+
+#[test]
+fn a_terraform_bucket_encryption_call_judges_the_encryption_only() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let bucket = "corebound-demo-artifacts-123456789012";
+    aws::create_bucket(emu, bucket);
+    let queue = aws::create_queue(emu, DEFERRAL_QUEUE, &[], &[]);
+    let mut remediator = fx.start(emu, &[("DEFERRAL_QUEUE_URL", Some(queue.as_str()))]);
+    let mut create = event("remediator/create-bucket.json");
+    create["detail"]["userAgent"] = json!(
+        "APN/1.0 HashiCorp/1.0 Terraform/1.9.8 (+https://www.terraform.io) terraform-provider-aws/5.80.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.32.5 os/linux lang/go#1.23.3 api/s3#1.69.0"
+    );
+    let run = remediator.run(&create);
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), Vec::<String>::new());
+    assert!(run.audits[0]["result"]
+        .as_str()
+        .unwrap()
+        .contains("created by Terraform"));
+
+    let encryption = bucket_call(
+        &create,
+        "PutBucketEncryption",
+        "0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a",
+    );
+    let run = remediator.run(&encryption);
+    run.assert_ok();
+    assert_eq!(run.resource_writes(), ["PutBucketEncryption"]);
+    assert!(
+        aws::bucket_tags(emu, bucket).is_empty(),
+        "tags are the tool's next call"
+    );
+}
+
+#[test]
+fn a_tag_write_between_our_read_and_our_write_is_kept() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let bucket = "corebound-demo-artifacts-123456789012";
+    aws::create_bucket(emu, bucket);
+    // The tool writes its tags right after our first read.
+    emu.post(
+        "/_corebound/s3/races",
+        &json!({"bucket": bucket, "after": "GetBucketTagging", "nth": 1, "tags": {"Owner": "data-team", "CostCenter": "4711"}}),
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = remediator.run(&event("remediator/create-bucket.json"));
+    run.assert_ok();
+    let mut expected = required_tags();
+    expected.insert("Owner".into(), "data-team".into());
+    expected.insert("CostCenter".into(), "4711".into());
+    assert_eq!(aws::bucket_tags(emu, bucket), expected, "no tag lost");
+    assert_eq!(
+        emu.get("/_corebound/s3/races")["fired"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let tagged = &run.audits[0];
+    assert_eq!(tagged["action"], "tagged");
+    assert_eq!(
+        tagged["detail"]["read_before_write"],
+        json!({"Owner": "data-team", "CostCenter": "4711"}),
+        "the set was computed from the re-read"
+    );
+}
+
+#[test]
+fn a_tag_write_right_after_ours_is_detected_and_repaired() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let bucket = "corebound-demo-artifacts-123456789012";
+    aws::create_bucket(emu, bucket);
+    aws::put_bucket_tags(emu, bucket, &[("Team", "data")]);
+    // Another writer replaces the whole set just after our PutBucketTagging.
+    emu.post(
+        "/_corebound/s3/races",
+        &json!({"bucket": bucket, "after": "PutBucketTagging", "nth": 1, "tags": {"Owner": "data-team"}}),
+    );
+    let mut remediator = fx.start(emu, &[]);
+
+    let run = remediator.run(&event("remediator/create-bucket.json"));
+    run.assert_ok();
+    let puts = run
+        .operations()
+        .iter()
+        .filter(|op| *op == "PutBucketTagging")
+        .count();
+    assert_eq!(
+        puts,
+        2,
+        "written, then written back: {:?}",
+        run.operations()
+    );
+    let mut expected = required_tags();
+    expected.insert("Team".into(), "data".into());
+    expected.insert("Owner".into(), "data-team".into());
+    assert_eq!(aws::bucket_tags(emu, bucket), expected, "nobody's tag lost");
+    let detail = &run.audits[0]["detail"];
+    assert_eq!(detail["concurrent_write_detected"], true, "{detail}");
+    assert_eq!(detail["restored"], json!({"Team": "data"}), "{detail}");
+}
+
+// ---- Events published by others (issue 11 item 12) -----------------------------------------
+
+/// A file of tests/fixtures/cloudtrail/ as an EventBridge event in the emulator's account and
+/// region (see the README there for the provenance and the choices made).
+fn published(file: &str) -> Value {
+    let path = corebound_tests::repo_root()
+        .join("tests/fixtures/cloudtrail")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let record: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let event = if record.get("detail").is_some() {
+        record
+    } else {
+        // A bare CloudTrail record: the envelope EventBridge adds.
+        let service = record["eventSource"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches(".amazonaws.com")
+            .to_string();
+        json!({
+            "version": "0",
+            "id": format!("replay-{file}"),
+            "detail-type": "AWS API Call via CloudTrail",
+            "source": format!("aws.{service}"),
+            "account": record["recipientAccountId"].as_str().or(record["userIdentity"]["accountId"].as_str()),
+            "time": record["eventTime"],
+            "region": record["awsRegion"],
+            "resources": [],
+            "detail": record,
+        })
+    };
+    // Moved to the emulator's account and region.
+    let region = event["region"].as_str().unwrap().to_string();
+    let account = event["account"].as_str().unwrap().to_string();
+    let moved = event
+        .to_string()
+        .replace(&region, "us-east-1")
+        .replace(&account, ACCOUNT);
+    serde_json::from_str(&moved).unwrap()
+}
+
+#[test]
+fn published_cloudtrail_events_replay_against_the_emulator() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let scope = "hello*,MyQueue,/aws/lambda/*,custodian-*,cwe-*,MyDatabaseSecret,TestRole,new-role,corpus-*,Test-OpenAPI-*";
+    // The key policy lets CloudWatch Logs use the key for the replayed log group's family too.
+    put_key_policy(
+        emu,
+        &fx.cmk,
+        &project_key_policy(&[json!({"Sid": "LogsForReplayedGroups", "Effect": "Allow",
+            "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/*")}}})]),
+    );
+    let mut remediator = fx.start(
+        emu,
+        &[
+            ("SCOPE_PATTERNS", Some(scope)),
+            ("REQUIRED_ROLE_PREFIX", None),
+        ],
+    );
+    let tag_and_encrypt = ["TagResource", "SetTopicAttributes"];
+
+    // (file, how the resource is created, expected writes, expected audited resource)
+    let topic = aws::create_topic(emu, "hello-topic", &[], &[]);
+    let queue = aws::create_queue(emu, "MyQueue", &[], &[]);
+    aws::create_log_group(emu, "/aws/lambda/echoapi", None, &[]);
+    aws::create_bucket(emu, "custodian-create-bucket-v4");
+    aws::create_bucket(emu, "cwe-test");
+    let secret = aws::create_secret(emu, "MyDatabaseSecret", None, &[]);
+    let role = aws::create_role(emu, "TestRole", &[]);
+    let new_role = aws::create_role(emu, "new-role", &[]);
+    let key = aws::create_key(emu, "replayed CreateKey", &[]);
+    aws::create_alias(emu, "alias/corpus-imported-key", &key);
+    let gateway_id = "test-openapi-gateway-9c8f7109-8fb4mo6pqx";
+    let gateway = emu.post(
+        "/_corebound/agentcore/gateways",
+        &json!({"name": "Test-OpenAPI-Gateway-9c8f7109", "id": gateway_id, "authorizerType": "CUSTOM_JWT"}),
+    );
+    let gateway_arn = gateway["gatewayArn"].as_str().unwrap().to_string();
+
+    let mut key_event = published("kms-create-key.aws-docs.json");
+    key_event["detail"]["responseElements"]["keyMetadata"]["arn"] = json!(key);
+    let mut gateway_event = published("bedrock-agentcore-create-gateway.aws-docs.json");
+    // The published record names three different ids; gatewayId is taken as the truth.
+    gateway_event["detail"]["responseElements"]["gatewayArn"] = json!(gateway_arn);
+    gateway_event["detail"]["resources"][0]["ARN"] = json!(gateway_arn);
+
+    let cases: Vec<(&str, Value, Vec<&str>, String)> = vec![
+        (
+            "sns",
+            published("sns-create-topic.aws-docs.json"),
+            tag_and_encrypt.to_vec(),
+            topic.clone(),
+        ),
+        (
+            "sqs",
+            published("sqs-create-queue.aws-docs.json"),
+            vec!["TagQueue", "SetQueueAttributes"],
+            "https://sqs.us-east-1.amazon.com/123456789012/MyQueue".to_string(),
+        ),
+        (
+            "logs (made by CloudFormation)",
+            published("logs-create-log-group.userverless-overwatch.json"),
+            vec!["TagResource", "AssociateKmsKey"],
+            "/aws/lambda/echoapi".to_string(),
+        ),
+        (
+            "s3 (root, console)",
+            published("s3-create-bucket.cloud-custodian.json"),
+            vec!["PutBucketTagging", "PutBucketEncryption"],
+            "custodian-create-bucket-v4".to_string(),
+        ),
+        (
+            "s3 (assumed role)",
+            published("s3-create-bucket-assumed-role.cloud-custodian.json"),
+            vec!["PutBucketTagging", "PutBucketEncryption"],
+            "cwe-test".to_string(),
+        ),
+        (
+            "secret (responseElements null)",
+            published("secretsmanager-create-secret.aws-docs.json"),
+            vec!["TagResource", "UpdateSecret"],
+            secret.clone(),
+        ),
+        (
+            "iam",
+            published("iam-create-role.aws-docs.json"),
+            vec!["TagRole"],
+            role.clone(),
+        ),
+        (
+            "iam (responseElements null)",
+            published("iam-create-role.panther-analysis.json"),
+            vec!["TagRole"],
+            new_role.clone(),
+        ),
+        ("kms", key_event, vec!["TagResource"], key.clone()),
+        (
+            "agentcore gateway (name redacted)",
+            gateway_event,
+            vec!["TagResource"],
+            gateway_arn.clone(),
+        ),
+    ];
+    for (case, event, writes, resource) in cases {
+        assert_eq!(event["account"], ACCOUNT, "{case}");
+        assert_eq!(event["region"], "us-east-1", "{case}");
+        let run = remediator.run(&event);
+        let summary = run.assert_ok();
+        assert_eq!(summary["failures"], 0, "{case}: {summary}");
+        assert_eq!(
+            run.resource_writes(),
+            writes,
+            "{case}: {:?}",
+            run.decisions()
+        );
+        assert_records_name(&run, &event, &resource);
+        // Replayed again: compliant now, reads only.
+        let again = remediator.run(&event);
+        again.assert_ok();
+        assert_eq!(again.resource_writes(), Vec::<String>::new(), "{case}");
+    }
+    assert_eq!(aws::topic_tags(emu, &topic), required_tags());
+    assert_eq!(aws::queue_tags(emu, &queue), required_tags());
+    assert_eq!(aws::agentcore_tags(emu, &gateway_arn), required_tags());
 }

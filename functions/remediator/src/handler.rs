@@ -1,46 +1,68 @@
-//! One EventBridge event: parse → triage → read the resource → plan → (enforce mode) write →
-//! audit records → alert → fail the invocation if a write or read failed for good.
+//! One EventBridge event: parse → triage (authenticity, scope by the event's name; no read)
+//! → defer a tool-made bucket → identify (KMS aliases, redacted names) → scope → read the
+//! resource → plan → (enforce mode) write → audit records → alert (first attempt only) →
+//! retry through the deferral queue, or fail the invocation, if a read or write failed.
+//!
+//! The function is invoked two ways (see `corebound::remediation::Delivery`): by EventBridge
+//! with one event, and by the deferral queue's event source mapping with a batch of events it
+//! handed back to itself (deferred buckets, retries). Each event goes through [`Remediator::one`].
 //!
 //! Every decision is one JSON line on stdout (the [`AuditRecord`] format plus
 //! `"type": "audit"`), which Lambda ships to the function's log group as is. A persistent
-//! failure returns an error after the records and the alert are out, so Lambda's
-//! asynchronous retries run the event again (idempotent: what was fixed reads compliant)
-//! and, once they are spent, the on-failure destination receives it.
+//! failure, after the records and the (first-attempt) alert are out, hands the event to the
+//! deferral queue as the next numbered retry; without the queue, or once the retries are
+//! spent, the invocation (or the batch item) fails, so Lambda's asynchronous retries or the
+//! queue's redrive take over (idempotent: what was fixed reads compliant) and, in the end,
+//! the dead-letter queue receives it.
 //!
 //! A resource that cannot be read (after the retries) is audited as one record with rule
 //! `event-filter`, action `none`, result `failed: …` and `detail.stage = "read_state"`:
-//! no rule could be judged. Audit lines carry no `level`, so Lambda's log-level filter
-//! never drops them.
+//! no rule could be judged; one that no longer exists is recorded as gone. Audit lines carry
+//! no `level`, so Lambda's log-level filter never drops them.
 
+use std::collections::VecDeque;
 use std::io::Write;
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use corebound::custom_resource::handler_budget;
 use corebound::remediation::{
-    guard_key_switch, needs_key_policy, plan, plan_records, triage, Action, AuditAction,
-    AuditRecord, AuditResult, CreateEvent, Execution, Mode, RemediationConfig, ResourceRef, Rule,
+    alert_on_failure, deferred_create, guard_key_switch, needs_key_policy, plan, plan_records,
+    restrict_to_trigger, retry_delay, scope_of_names, triage, Action, Attempt, AuditAction,
+    AuditRecord, AuditResult, CreateEvent, DeferralConfig, Delivery, Execution, Finding, Mode,
+    QueuedRecord, Redelivery, RedeliveryReason, RemediationConfig, ResourceKind, ResourceRef, Rule,
+    SkipReason, TrustedAccounts,
 };
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 
 use crate::alerts::Alert;
 use crate::apply::apply;
+use crate::bucket_tags::write_bucket_tags;
 use crate::clients::Clients;
-use crate::observe::observe;
-use crate::retry::{CallError, RetryPolicy};
+use crate::deferral::requeue;
+use crate::observe::{identify, observe};
+use crate::retry::{CallError, FailureKind, RetryPolicy};
 
 /// Kept back from the Lambda deadline for the audit records, the alert and the error.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 /// The budget when the deadline is unknown (local runners): the template's timeout.
 const FALLBACK_BUDGET: Duration = Duration::from_secs(60);
+/// Event ids whose failure this execution environment already alerted (no deferral queue).
+const ALERTED_MEMORY: usize = 1024;
 
 pub struct Remediator {
     pub config: RemediationConfig,
     pub retry: RetryPolicy,
+    pub deferral: DeferralConfig,
     pub clients: Clients,
+    /// Without `DEFERRAL_QUEUE_URL`, Lambda's own retries run the event again with nothing
+    /// that tells a retry apart; a retry that lands in the same (warm) execution environment
+    /// is recognised here and not alerted again.
+    pub alerted: Mutex<VecDeque<String>>,
 }
 
-/// The invocation failed: Lambda retries it, then hands it to the on-failure destination.
+/// The invocation failed: Lambda retries it, then hands it to the dead-letter queue.
 #[derive(Debug, thiserror::Error)]
 #[error("remediation of {resource} (event {event_id}) failed: {}", failures.join("; "))]
 pub struct RemediationFailed {
@@ -64,14 +86,42 @@ struct Outcome {
     records: Vec<AuditRecord>,
     /// Human-readable lines for the alert (findings and failures).
     lines: Vec<String>,
-    /// Failures that make the invocation fail.
+    /// Failures that make the event fail.
     failures: Vec<String>,
     writes: usize,
 }
 
+impl Outcome {
+    fn skipped(event: &CreateEvent, reason: &SkipReason, resource: Option<&str>) -> Self {
+        let mut record = AuditRecord::skipped(event, reason);
+        if let Some(resource) = resource {
+            record.resource = resource.to_string();
+        }
+        let lines = if record.needs_person() {
+            vec![reason.to_string()]
+        } else {
+            Vec::new()
+        };
+        Outcome {
+            resource: record.resource.clone(),
+            records: vec![record],
+            lines,
+            failures: Vec::new(),
+            writes: 0,
+        }
+    }
+}
+
+/// How the event arrived.
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    /// `None`: straight from EventBridge; else the queued message's `corebound` member.
+    redelivery: Option<Redelivery>,
+    attempt: Attempt,
+}
+
 impl Remediator {
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, RemediationFailed> {
-        let parsed = CreateEvent::from_eventbridge(&event.payload);
         // Retries stop early enough to log, alert and fail before Lambda's timeout.
         let budget = handler_budget(
             event.context.deadline,
@@ -80,19 +130,109 @@ impl Remediator {
             FALLBACK_BUDGET,
         );
         let retry = self.retry.until(Instant::now() + budget);
+        let trusted = TrustedAccounts::learn(
+            Some(event.context.invoked_function_arn.as_str()),
+            self.config.self_role_arn.as_deref(),
+        );
+        match Delivery::from_payload(event.payload) {
+            Delivery::Direct(payload) => {
+                let arrival = Arrival {
+                    redelivery: None,
+                    attempt: Attempt {
+                        failures: 0,
+                        receive_count: 1,
+                    },
+                };
+                self.one(&payload, arrival, &trusted, &retry).await
+            }
+            Delivery::Queued(records) => {
+                let mut failed = Vec::new();
+                for record in records {
+                    if !self.queued(&record, &trusted, &retry).await {
+                        failed.push(json!({"itemIdentifier": record.message_id}));
+                    }
+                }
+                // The event source mapping's ReportBatchItemFailures answer: only these
+                // messages stay in the queue (and reach its dead-letter queue in the end).
+                Ok(json!({"batchItemFailures": failed}))
+            }
+        }
+    }
+
+    /// One record of a deferral-queue batch; false when it must stay in the queue.
+    async fn queued(
+        &self,
+        record: &QueuedRecord,
+        trusted: &TrustedAccounts,
+        retry: &RetryPolicy,
+    ) -> bool {
+        let requeued = match (
+            &record.body,
+            self.deferral.is_our_queue(&record.event_source_arn),
+        ) {
+            (Ok(requeued), true) => requeued,
+            (body, ours) => {
+                // Not ours to act on: recorded and consumed, never retried.
+                let reason = if ours {
+                    body.as_ref().err().cloned().unwrap_or_default()
+                } else {
+                    format!(
+                        "SQS record from {} is not from DEFERRAL_QUEUE_URL",
+                        record.event_source_arn
+                    )
+                };
+                emit(&AuditRecord {
+                    event_id: record.message_id.clone(),
+                    resource: record.event_source_arn.clone(),
+                    rule: Rule::EventFilter,
+                    state_before: Value::Null,
+                    action: AuditAction::None,
+                    result: AuditResult::Skipped(reason),
+                    detail: json!({"skip": "not_a_deferral_message"}),
+                });
+                return true;
+            }
+        };
+        let arrival = Arrival {
+            redelivery: Some(requeued.corebound),
+            attempt: Attempt {
+                failures: requeued.corebound.failures,
+                receive_count: record.receive_count,
+            },
+        };
+        self.one(&requeued.event, arrival, trusted, retry)
+            .await
+            .is_ok()
+    }
+
+    /// One EventBridge event, however it arrived.
+    async fn one(
+        &self,
+        payload: &Value,
+        arrival: Arrival,
+        trusted: &TrustedAccounts,
+        retry: &RetryPolicy,
+    ) -> Result<Value, RemediationFailed> {
+        let parsed = CreateEvent::from_eventbridge(payload);
         let Outcome {
             resource,
             records,
             lines,
             mut failures,
             writes,
-        } = self.remediate(&parsed, &retry).await;
+        } = self
+            .remediate(&parsed, payload, arrival, trusted, retry)
+            .await;
 
         for record in &records {
             emit(record);
         }
         let needs_person = records.iter().filter(|r| r.needs_person()).count();
-        if let Some(topic) = &self.config.alert_topic_arn {
+        // Findings and failures are told once per event: on its first attempt.
+        let first_attempt = alert_on_failure(arrival.attempt);
+        let alert_now =
+            first_attempt && (failures.is_empty() || self.first_failure_here(&parsed.event_id));
+        if let (Some(topic), true) = (&self.config.alert_topic_arn, alert_now) {
             let alert = Alert::compose(
                 &parsed.event_id,
                 &resource,
@@ -101,9 +241,28 @@ impl Remediator {
                 &records,
             );
             if let Some(alert) = alert {
-                if let Err(error) = alert.publish(&self.clients.sns, &retry, topic).await {
+                if let Err(error) = alert.publish(&self.clients.sns, retry, topic).await {
                     tracing::error!(%error, topic, "could not publish the alert");
                     failures.push(error.to_string());
+                }
+            }
+        }
+        let mut retry_in = None;
+        if !failures.is_empty() {
+            if let (Some(queue), Some(delay)) = (
+                &self.deferral.queue_url,
+                retry_delay(arrival.attempt, self.deferral.retry_delay_seconds),
+            ) {
+                let redelivery = Redelivery {
+                    reason: RedeliveryReason::Retry,
+                    failures: arrival.attempt.failures + 1,
+                };
+                match requeue(&self.clients, retry, queue, payload, redelivery, delay).await {
+                    Ok(()) => retry_in = Some(delay),
+                    Err(error) => {
+                        tracing::error!(%error, "could not queue the retry");
+                        failures.push(error.to_string());
+                    }
                 }
             }
         }
@@ -113,9 +272,11 @@ impl Remediator {
             writes,
             needs_person,
             failures = failures.len(),
+            attempt = arrival.attempt.failures,
+            retry_in_seconds = ?retry_in,
             "event handled"
         );
-        if !failures.is_empty() {
+        if !failures.is_empty() && retry_in.is_none() {
             return Err(RemediationFailed {
                 event_id: parsed.event_id,
                 resource,
@@ -129,37 +290,67 @@ impl Remediator {
             "records": records.len(),
             "writes": writes,
             "needs_person": needs_person,
+            "failures": failures.len(),
+            "retry_in_seconds": retry_in,
         }))
     }
 
-    async fn remediate(&self, event: &CreateEvent, retry: &RetryPolicy) -> Outcome {
-        let resource = match triage(event, &self.config) {
-            Ok(resource) => resource,
-            Err(reason) => {
-                let record = AuditRecord::skipped(event, &reason);
-                let lines = if record.needs_person() {
-                    vec![reason.to_string()]
-                } else {
-                    Vec::new()
-                };
-                return Outcome {
-                    resource: record.resource.clone(),
-                    records: vec![record],
-                    lines,
-                    failures: Vec::new(),
-                    writes: 0,
-                };
-            }
+    /// True the first time this execution environment sees `event_id` fail (remembered for
+    /// the last [`ALERTED_MEMORY`] events). With the deferral queue every attempt is
+    /// numbered and this is always true on the first.
+    fn first_failure_here(&self, event_id: &str) -> bool {
+        if self.deferral.queue_url.is_some() {
+            return true;
+        }
+        let Ok(mut alerted) = self.alerted.lock() else {
+            return true;
         };
+        if alerted.iter().any(|seen| seen == event_id) {
+            return false;
+        }
+        if alerted.len() == ALERTED_MEMORY {
+            alerted.pop_front();
+        }
+        alerted.push_back(event_id.to_string());
+        true
+    }
+
+    async fn remediate(
+        &self,
+        event: &CreateEvent,
+        payload: &Value,
+        arrival: Arrival,
+        trusted: &TrustedAccounts,
+        retry: &RetryPolicy,
+    ) -> Outcome {
+        let resource = match triage(event, &self.config, trusted) {
+            Ok(resource) => resource,
+            Err(reason) => return Outcome::skipped(event, &reason, None),
+        };
+        if let Some(outcome) = self.defer(event, payload, arrival, retry).await {
+            return outcome;
+        }
 
         // Bucket ARNs carry no region or account, only the partition (the key's).
         let partition = self.config.kms_key_arn.split(':').nth(1).unwrap_or("aws");
-        let observed = match observe(&self.clients, retry, partition, resource).await {
-            Ok(observed) => observed,
+        let identified = match identify(&self.clients, retry, partition, resource).await {
+            Ok(identified) => identified,
             Err(error) => return read_failed(event, resource, &error),
         };
+        if let Err(reason) = scope_of_names(&identified.scope_names(), &self.config) {
+            return Outcome::skipped(event, &reason, Some(identified.resource.identifier()));
+        }
 
-        let mut decided = plan(&observed.resource, &observed.state, &self.config);
+        let observed = match observe(&self.clients, retry, partition, &identified).await {
+            Ok(observed) => observed,
+            Err(error) => return read_failed(event, &identified.resource, &error),
+        };
+
+        // A PutBucketTagging / PutBucketEncryption event judges only its own rule.
+        let mut decided = restrict_to_trigger(
+            plan(&observed.resource, &observed.state, &self.config),
+            event.trigger(),
+        );
         // A switch to the CMK must not break a delivery into the resource (or Logs' use
         // of the key): the key policy is read then, once for this invocation.
         let kind = observed.resource.kind();
@@ -174,24 +365,56 @@ impl Remediator {
             guard_key_switch(&mut decided, kind, &observed.state, read);
         }
         let mut outcomes: Vec<Result<(), String>> = Vec::new();
+        let mut details: Vec<Option<Value>> = Vec::new();
         if self.config.mode == Mode::Enforce {
             // The actions are independent (tags, encryption): a failed one does not stop the others.
             for action in &decided.actions {
-                let outcome = apply(&self.clients, retry, &observed.target, action).await;
+                let (outcome, detail) = match action {
+                    // S3 has no conditional write: re-read, write, read back (bucket_tags.rs).
+                    Action::ReplaceBucketTags { .. } => {
+                        match write_bucket_tags(
+                            &self.clients,
+                            retry,
+                            &observed.target,
+                            &self.config.required_tags,
+                        )
+                        .await
+                        {
+                            Ok(write) => (Ok(()), Some(write.detail())),
+                            Err(error) => (Err(error), None),
+                        }
+                    }
+                    action => (
+                        apply(&self.clients, retry, &observed.target, action).await,
+                        None,
+                    ),
+                };
                 outcomes.push(outcome.map_err(|error| error.to_string()));
+                details.push(detail);
             }
+            memory_tags_refused(
+                &observed.resource,
+                &mut decided,
+                &mut outcomes,
+                &mut details,
+            );
         }
         let execution = match self.config.mode {
             Mode::Report => Execution::Report,
             Mode::Enforce => Execution::Enforced(&outcomes),
         };
-        let records = plan_records(
+        let mut records = plan_records(
             &event.event_id,
             &observed.resource,
             &observed.state,
             &decided,
             execution,
         );
+        for (record, detail) in records.iter_mut().zip(&details) {
+            if let Some(detail) = detail {
+                record.detail = detail.clone();
+            }
+        }
 
         let failures: Vec<String> = decided
             .actions
@@ -207,6 +430,7 @@ impl Remediator {
         let lines = decided
             .findings
             .iter()
+            .filter(|finding| finding.needs_person())
             .map(ToString::to_string)
             .chain(failures.iter().cloned())
             .collect();
@@ -218,10 +442,86 @@ impl Remediator {
             failures,
         }
     }
+
+    /// A bucket a provisioning tool just created waits for the tool's own tagging and
+    /// encryption calls: with `DEFERRAL_QUEUE_URL` the event comes back after
+    /// `DEFERRAL_DELAY_SECONDS`. Without the queue (or if it cannot be reached) the bucket is
+    /// remediated now, with the safe tag write; the tool's own calls then trigger a merge.
+    async fn defer(
+        &self,
+        event: &CreateEvent,
+        payload: &Value,
+        arrival: Arrival,
+        retry: &RetryPolicy,
+    ) -> Option<Outcome> {
+        if arrival.redelivery.is_some() {
+            return None;
+        }
+        let tool = deferred_create(event)?;
+        let queue = self.deferral.queue_url.as_deref()?;
+        let delay = self.deferral.delay_seconds;
+        let redelivery = Redelivery {
+            reason: RedeliveryReason::Deferred,
+            failures: 0,
+        };
+        match requeue(&self.clients, retry, queue, payload, redelivery, delay).await {
+            Ok(()) => {
+                let reason = SkipReason::Deferred {
+                    tool,
+                    recheck_after_seconds: Some(delay),
+                };
+                Some(Outcome::skipped(event, &reason, None))
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not defer the bucket: remediating it now");
+                None
+            }
+        }
+    }
 }
 
-/// The resource could not be read (for good, after the retries): nothing was decided.
+/// A memory whose tags the service refuses to write: the finding "set them at creation"
+/// replaces the failure (whichever way the service answers, see observe.rs for the read).
+fn memory_tags_refused(
+    resource: &ResourceRef,
+    decided: &mut corebound::remediation::Plan,
+    outcomes: &mut Vec<Result<(), String>>,
+    details: &mut Vec<Option<Value>>,
+) {
+    if resource.kind() != ResourceKind::Memory {
+        return;
+    }
+    let refused = decided
+        .actions
+        .iter()
+        .zip(outcomes.iter())
+        .position(|(action, outcome)| {
+            matches!(action, Action::AddTags { .. })
+                && outcome
+                    .as_ref()
+                    .is_err_and(|error| !error.contains("Throttl"))
+        });
+    if let Some(index) = refused {
+        let error = outcomes.remove(index).err().unwrap_or_default();
+        decided.actions.remove(index);
+        details.remove(index);
+        decided
+            .findings
+            .insert(0, Finding::MemoryTagsAtCreation { error });
+    }
+}
+
+/// The resource could not be read (for good, after the retries): nothing was decided. A
+/// resource that no longer exists (deleted within seconds, a rollback) is recorded as gone,
+/// which is no failure.
 fn read_failed(event: &CreateEvent, resource: &ResourceRef, error: &CallError) -> Outcome {
+    if error.kind == FailureKind::NotFound {
+        let reason = SkipReason::Gone {
+            operation: error.operation.clone(),
+            error: error.message.clone(),
+        };
+        return Outcome::skipped(event, &reason, Some(resource.identifier()));
+    }
     let line = format!("could not read the current state: {error}");
     let record = AuditRecord {
         event_id: event.event_id.clone(),

@@ -6,13 +6,17 @@
 //!
 //! Configuration: the variables of `corebound::remediation::RemediationConfig`
 //! (`REQUIRED_TAGS`, `KMS_KEY_ARN`, `MODE`, `SCOPE_PATTERNS`, `ALERT_TOPIC_ARN`,
-//! `REQUIRED_ROLE_PREFIX`, `SELF_ROLE_ARN`, `OPT_OUT_TAG`) and the retry settings of
-//! [`retry`] (`REMEDIATION_RETRY_ATTEMPTS`, `REMEDIATION_RETRY_BACKOFF_MS`). Invalid
-//! configuration stops the function at start with a message naming the variable.
+//! `REQUIRED_ROLE_PREFIX`, `SELF_ROLE_ARN`, `OPT_OUT_TAG`), the retry settings of
+//! [`retry`] (`REMEDIATION_RETRY_ATTEMPTS`, `REMEDIATION_RETRY_BACKOFF_MS`) and the deferral
+//! queue of `corebound::remediation::DeferralConfig` (`DEFERRAL_QUEUE_URL`,
+//! `DEFERRAL_DELAY_SECONDS`). Invalid configuration stops the function at start with a
+//! message naming the variable.
 
 mod alerts;
 mod apply;
+mod bucket_tags;
 mod clients;
+mod deferral;
 mod handler;
 mod init_error;
 mod observe;
@@ -21,7 +25,7 @@ mod retry;
 
 use std::time::{Duration, Instant};
 
-use corebound::remediation::{ConfigError, RemediationConfig};
+use corebound::remediation::{ConfigError, DeferralConfig, RemediationConfig};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
@@ -32,7 +36,7 @@ use crate::retry::RetryPolicy;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     corebound::logging::init();
-    let (mut config, retry) = match configuration() {
+    let (mut config, retry, deferral) = match configuration() {
         Ok(settings) => settings,
         Err(error) => {
             tracing::error!(variable = error.variable, "{error}");
@@ -62,12 +66,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         scope = ?config.scope_patterns,
         key_aliases = ?config.key_status.aliases,
         key_usable = config.key_status.usable(),
+        deferral_queue = ?deferral.queue_url,
         "remediator ready"
     );
     let remediator = Remediator {
         config,
         retry,
+        deferral,
         clients,
+        alerted: Default::default(),
     };
     let remediator = &remediator;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
@@ -79,10 +86,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 /// How long the key check at start may take (Lambda's init phase is limited to 10 s).
 const INIT_BUDGET: Duration = Duration::from_secs(6);
 
-fn configuration() -> Result<(RemediationConfig, RetryPolicy), ConfigError> {
+fn configuration() -> Result<(RemediationConfig, RetryPolicy, DeferralConfig), ConfigError> {
     let lookup = |name: &str| std::env::var(name).ok();
     Ok((
         RemediationConfig::from_env(lookup)?,
         RetryPolicy::from_env(lookup)?,
+        DeferralConfig::from_env(lookup)?,
     ))
 }

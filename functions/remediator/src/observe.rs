@@ -12,11 +12,17 @@
 //! | IAM role | `ListRoleTags` |
 //! | KMS key | `ListResourceTags`, `ListAliases` (waits for an alias, see [`kms_key`]) |
 //! | AgentCore | `ListAgentRuntimes` / `ListMemories` / `ListGateways` + `GetGateway` when the event lacks the ARN, `GetMemory`, `ListTagsForResource` |
+//!
+//! Before any of these, [`identify`] reads what the scope needs and the event did not say:
+//! a KMS key's aliases, and a redacted AgentCore name (`GetAgentRuntime` / `GetMemory` /
+//! `GetGateway` with the id from the ARN). An out-of-scope resource is never read further.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use corebound::remediation::{EncryptionState, ObservedState, ResourceRef, S3DefaultEncryption};
+use corebound::remediation::{
+    agentcore_id_from_arn, EncryptionState, ObservedState, ResourceRef, S3DefaultEncryption,
+};
 
 use crate::clients::Clients;
 use crate::retry::{CallError, FailureKind, RetryPolicy};
@@ -56,35 +62,166 @@ pub enum Target {
 /// The resource as read.
 #[derive(Debug, Clone)]
 pub struct Observed {
-    /// The event's resource; AgentCore resources found by name carry their ARN now.
+    /// The event's resource; AgentCore resources found by name carry their ARN now, and a
+    /// secret found by name its ARN.
     pub resource: ResourceRef,
     pub target: Target,
     pub state: ObservedState,
 }
 
-pub async fn observe(
+/// The resource with every name its scope is judged on: what the event did not say (a KMS
+/// key's aliases, a redacted AgentCore name) is read here, and nothing else.
+#[derive(Debug, Clone)]
+pub struct Identified {
+    pub resource: ResourceRef,
+    /// KMS keys only: the key's aliases (`alias/NAME`).
+    pub key_aliases: Vec<String>,
+}
+
+impl Identified {
+    /// The names `SCOPE_PATTERNS` is matched against.
+    pub fn scope_names(&self) -> Vec<String> {
+        match self.resource.scope_name() {
+            Some(name) => vec![name],
+            None => self
+                .key_aliases
+                .iter()
+                .map(|alias| alias.strip_prefix("alias/").unwrap_or(alias).to_string())
+                .collect(),
+        }
+    }
+}
+
+/// The reads needed before the scope can be judged: a KMS key's aliases (waiting for the
+/// `CreateAlias` that follows `CreateKey`), and the name of an AgentCore resource whose
+/// event redacted it (Get call with the id from the ARN). Everything else costs no call.
+pub async fn identify(
     clients: &Clients,
     retry: &RetryPolicy,
     partition: &str,
     resource: &ResourceRef,
+) -> Result<Identified, CallError> {
+    let read = Reader {
+        clients,
+        retry,
+        partition,
+    };
+    // The name the scope is judged on must be the name of the resource the writes go to:
+    // AgentCore ids start with the name (gateways: the lower-cased name), so an event whose
+    // name and ARN disagree gets its name from the Get call, as a redacted one does.
+    let resource = &name_matching_arn(resource);
+    let resource = match resource {
+        ResourceRef::KmsKey { arn } => {
+            let key_aliases = read.kms_aliases(arn).await?;
+            return Ok(Identified {
+                resource: resource.clone(),
+                key_aliases,
+            });
+        }
+        ResourceRef::AgentRuntime {
+            name: None,
+            arn: Some(arn),
+        } => ResourceRef::AgentRuntime {
+            name: Some(read.runtime_name(agentcore_id(arn)).await?),
+            arn: Some(arn.clone()),
+        },
+        ResourceRef::Memory {
+            name: None,
+            arn: Some(arn),
+        } => ResourceRef::Memory {
+            name: Some(read.memory(agentcore_id(arn)).await?.name),
+            arn: Some(arn.clone()),
+        },
+        ResourceRef::Gateway {
+            name: None,
+            arn: Some(arn),
+        } => ResourceRef::Gateway {
+            name: Some(read.gateway_name(agentcore_id(arn)).await?),
+            arn: Some(arn.clone()),
+        },
+        other => other.clone(),
+    };
+    Ok(Identified {
+        resource,
+        key_aliases: Vec::new(),
+    })
+}
+
+/// The resource with its AgentCore name dropped when the ARN's id does not start with it.
+fn name_matching_arn(resource: &ResourceRef) -> ResourceRef {
+    let matches = |name: &str, arn: &str, lower: bool| {
+        let name = if lower {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_string()
+        };
+        agentcore_id(arn).starts_with(&format!("{name}-"))
+    };
+    match resource {
+        ResourceRef::AgentRuntime {
+            name: Some(name),
+            arn: Some(arn),
+        } if !matches(name, arn, false) => ResourceRef::AgentRuntime {
+            name: None,
+            arn: Some(arn.clone()),
+        },
+        ResourceRef::Memory {
+            name: Some(name),
+            arn: Some(arn),
+        } if !matches(name, arn, false) => ResourceRef::Memory {
+            name: None,
+            arn: Some(arn.clone()),
+        },
+        ResourceRef::Gateway {
+            name: Some(name),
+            arn: Some(arn),
+        } if !matches(name, arn, true) => ResourceRef::Gateway {
+            name: None,
+            arn: Some(arn.clone()),
+        },
+        other => other.clone(),
+    }
+}
+
+fn agentcore_id(arn: &str) -> &str {
+    agentcore_id_from_arn(arn).map_or(arn, |(_, id)| id)
+}
+
+/// Reads the current state of an identified, in-scope resource.
+pub async fn observe(
+    clients: &Clients,
+    retry: &RetryPolicy,
+    partition: &str,
+    identified: &Identified,
 ) -> Result<Observed, CallError> {
     let read = Reader {
         clients,
         retry,
         partition,
     };
+    let resource = &identified.resource;
     let (target, state) = match resource {
         ResourceRef::SnsTopic { arn } => read.sns_topic(arn).await?,
         ResourceRef::SqsQueue { url, .. } => read.sqs_queue(url).await?,
         ResourceRef::LogGroup { name } => read.log_group(name).await?,
         ResourceRef::S3Bucket { name } => read.s3_bucket(name).await?,
-        ResourceRef::Secret { arn } => read.secret(arn).await?,
+        ResourceRef::Secret { name, arn } => {
+            let id = arn.as_deref().or(name.as_deref()).unwrap_or_default();
+            read.secret(id).await?
+        }
         ResourceRef::IamRole { name, .. } => read.iam_role(name).await?,
-        ResourceRef::KmsKey { arn } => read.kms_key(arn).await?,
+        ResourceRef::KmsKey { arn } => {
+            let (target, mut state) = read.kms_key(arn).await?;
+            state.key_aliases = identified.key_aliases.clone();
+            (target, state)
+        }
         ResourceRef::AgentRuntime { name, arn } => {
             let arn = match arn {
                 Some(arn) => arn.clone(),
-                None => read.runtime_arn_by_name(name).await?,
+                None => {
+                    read.runtime_arn_by_name(name.as_deref().unwrap_or_default())
+                        .await?
+                }
             };
             let state = ObservedState {
                 tags: read.agentcore_tags(&arn).await?,
@@ -95,7 +232,10 @@ pub async fn observe(
         ResourceRef::Gateway { name, arn } => {
             let arn = match arn {
                 Some(arn) => arn.clone(),
-                None => read.gateway_arn_by_name(name).await?,
+                None => {
+                    read.gateway_arn_by_name(name.as_deref().unwrap_or_default())
+                        .await?
+                }
             };
             let state = ObservedState {
                 tags: read.agentcore_tags(&arn).await?,
@@ -106,15 +246,30 @@ pub async fn observe(
         ResourceRef::Memory { name, arn } => {
             let id = match arn {
                 Some(arn) => id_from_arn(arn).to_string(),
-                None => read.memory_id_by_name(name).await?,
+                None => {
+                    read.memory_id_by_name(name.as_deref().unwrap_or_default())
+                        .await?
+                }
             };
-            let (arn, encryption_key_arn) = read.memory(&id).await?;
+            let memory = read.memory(&id).await?;
+            // Whichever way the service refuses a memory's tags (not a taggable resource,
+            // or not allowed), the answer is the same finding, not a failure per event.
+            let (tags, tags_unavailable) = match read.agentcore_tags(&memory.arn).await {
+                Ok(tags) => (tags, None),
+                Err(error) if error.kind == FailureKind::Final => {
+                    (BTreeMap::new(), Some(error.to_string()))
+                }
+                Err(error) => return Err(error),
+            };
             let state = ObservedState {
-                tags: read.agentcore_tags(&arn).await?,
-                encryption: EncryptionState::Memory { encryption_key_arn },
+                tags,
+                encryption: EncryptionState::Memory {
+                    encryption_key_arn: memory.encryption_key_arn,
+                },
+                tags_unavailable,
                 ..ObservedState::default()
             };
-            (Target::AgentCore { arn }, state)
+            (Target::AgentCore { arn: memory.arn }, state)
         }
     };
     Ok(Observed {
@@ -124,12 +279,12 @@ pub async fn observe(
     })
 }
 
-/// AgentCore resources looked up by name get the ARN that was found.
+/// Resources found by name get the ARN that was found.
 fn with_resolved_arn(resource: &ResourceRef, target: &Target) -> ResourceRef {
-    let Target::AgentCore { arn } = target else {
-        return resource.clone();
+    let arn = match target {
+        Target::AgentCore { arn } | Target::Secret { arn } => Some(arn.clone()),
+        _ => return resource.clone(),
     };
-    let arn = Some(arn.clone());
     match resource {
         ResourceRef::AgentRuntime { name, .. } => ResourceRef::AgentRuntime {
             name: name.clone(),
@@ -140,6 +295,10 @@ fn with_resolved_arn(resource: &ResourceRef, target: &Target) -> ResourceRef {
             arn,
         },
         ResourceRef::Gateway { name, .. } => ResourceRef::Gateway {
+            name: name.clone(),
+            arn,
+        },
+        ResourceRef::Secret { name, .. } => ResourceRef::Secret {
             name: name.clone(),
             arn,
         },
@@ -181,6 +340,35 @@ fn tag_map<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<
         .into_iter()
         .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect()
+}
+
+/// A bucket's tags. A bucket without tags answers NoSuchTagSet; a bucket not visible yet,
+/// NoSuchBucket (retried).
+pub async fn bucket_tags(
+    clients: &Clients,
+    retry: &RetryPolicy,
+    name: &str,
+) -> Result<BTreeMap<String, String>, CallError> {
+    let s3 = &clients.s3;
+    match retry
+        .sdk("s3:GetBucketTagging", || {
+            s3.get_bucket_tagging().bucket(name).send()
+        })
+        .await
+    {
+        Ok(tagging) => Ok(tag_map(
+            tagging.tag_set().iter().map(|tag| (tag.key(), tag.value())),
+        )),
+        Err(error) if error.is("NoSuchTagSet") => Ok(BTreeMap::new()),
+        Err(error) => Err(error),
+    }
+}
+
+/// What GetMemory says that the remediator uses.
+struct MemoryDetails {
+    arn: String,
+    name: String,
+    encryption_key_arn: Option<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -343,19 +531,7 @@ impl Reader<'_> {
 
     async fn s3_bucket(self, name: &str) -> Read {
         let s3 = &self.clients.s3;
-        // A bucket without tags answers NoSuchTagSet; a bucket not visible yet, NoSuchBucket
-        // (retried).
-        let tags = match self
-            .retry
-            .sdk("s3:GetBucketTagging", || {
-                s3.get_bucket_tagging().bucket(name).send()
-            })
-            .await
-        {
-            Ok(tagging) => tag_map(tagging.tag_set().iter().map(|tag| (tag.key(), tag.value()))),
-            Err(error) if error.is("NoSuchTagSet") => BTreeMap::new(),
-            Err(error) => return Err(error),
-        };
+        let tags = bucket_tags(self.clients, self.retry, name).await?;
         let default_encryption = match self
             .retry
             .sdk("s3:GetBucketEncryption", || {
@@ -412,12 +588,13 @@ impl Reader<'_> {
         Ok((Target::S3Bucket { name: name.into() }, state))
     }
 
-    async fn secret(self, arn: &str) -> Read {
+    /// `id` is the ARN, or the name when the event had no `responseElements`.
+    async fn secret(self, id: &str) -> Read {
         let secrets = &self.clients.secrets;
         let secret = self
             .retry
             .sdk("secretsmanager:DescribeSecret", || {
-                secrets.describe_secret().secret_id(arn).send()
+                secrets.describe_secret().secret_id(id).send()
             })
             .await?;
         let state = ObservedState {
@@ -432,7 +609,9 @@ impl Reader<'_> {
             },
             ..ObservedState::default()
         };
-        Ok((Target::Secret { arn: arn.into() }, state))
+        // Found by name (an event without responseElements): DescribeSecret gives the ARN.
+        let arn = secret.arn().map_or_else(|| id.to_string(), str::to_string);
+        Ok((Target::Secret { arn }, state))
     }
 
     async fn iam_role(self, name: &str) -> Read {
@@ -464,10 +643,7 @@ impl Reader<'_> {
         Ok((Target::IamRole { name: name.into() }, state))
     }
 
-    /// A key has no name: its scope is judged on its aliases. `CreateAlias` follows
-    /// `CreateKey` (a separate call, seconds later in a CloudFormation stack), so a key
-    /// without an alias is read again with the retry backoff before it is judged (and, if
-    /// still without one, reported as out of scope).
+    /// A key's tags (its aliases come from [`identify`]).
     async fn kms_key(self, arn: &str) -> Read {
         let kms = &self.clients.kms;
         let mut tags = BTreeMap::new();
@@ -492,6 +668,19 @@ impl Reader<'_> {
                 None => break,
             }
         }
+        let state = ObservedState {
+            tags,
+            ..ObservedState::default()
+        };
+        Ok((Target::KmsKey { arn: arn.into() }, state))
+    }
+
+    /// A key has no name: its scope is judged on its aliases. `CreateAlias` follows
+    /// `CreateKey` (a separate call, seconds later in a CloudFormation stack), so a key
+    /// without an alias is read again with the retry backoff before it is judged (and, if
+    /// still without one, recorded as out of scope). `kms:ListAliases` is allowed on `*`,
+    /// so this read works for any key, whatever its key policy says.
+    async fn kms_aliases(self, arn: &str) -> Result<Vec<String>, CallError> {
         const ALIASES: &str = "kms:ListAliases";
         let retry = self.retry;
         let aliases = retry
@@ -507,19 +696,14 @@ impl Reader<'_> {
                 }
             })
             .await;
-        let key_aliases = match aliases {
-            Ok(aliases) => aliases,
+        match aliases {
+            Ok(aliases) => Ok(aliases),
             // Still no alias after the last try (not an AWS error): judged without one.
-            Err(error) if error.kind == FailureKind::NotFound && error.code.is_none() => Vec::new(),
-            Err(error) => return Err(error),
-        };
-        let state = ObservedState {
-            tags,
-            encryption: EncryptionState::NotApplicable,
-            key_aliases,
-            ..ObservedState::default()
-        };
-        Ok((Target::KmsKey { arn: arn.into() }, state))
+            Err(error) if error.kind == FailureKind::NotFound && error.code.is_none() => {
+                Ok(Vec::new())
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Every alias of the key (`alias/NAME`), one try per page.
@@ -633,8 +817,8 @@ impl Reader<'_> {
             .await
     }
 
-    /// The memory's ARN and `encryptionKeyArn`.
-    async fn memory(self, id: &str) -> Result<(String, Option<String>), CallError> {
+    /// The memory's ARN, name and `encryptionKeyArn`.
+    async fn memory(self, id: &str) -> Result<MemoryDetails, CallError> {
         const OPERATION: &str = "bedrock-agentcore:GetMemory";
         let agentcore = &self.clients.agentcore;
         let output = self
@@ -644,10 +828,35 @@ impl Reader<'_> {
         let memory = output.memory().ok_or_else(|| {
             CallError::invalid(OPERATION, format!("no memory in the answer for {id}"))
         })?;
-        Ok((
-            memory.arn().to_string(),
-            non_empty(memory.encryption_key_arn()),
-        ))
+        Ok(MemoryDetails {
+            arn: memory.arn().to_string(),
+            name: memory.name().to_string(),
+            encryption_key_arn: non_empty(memory.encryption_key_arn()),
+        })
+    }
+
+    /// A runtime's name (its event redacted it).
+    async fn runtime_name(self, id: &str) -> Result<String, CallError> {
+        let agentcore = &self.clients.agentcore;
+        let runtime = self
+            .retry
+            .sdk("bedrock-agentcore:GetAgentRuntime", || {
+                agentcore.get_agent_runtime().agent_runtime_id(id).send()
+            })
+            .await?;
+        Ok(runtime.agent_runtime_name().to_string())
+    }
+
+    /// A gateway's name, capitals included (its id is lower case).
+    async fn gateway_name(self, id: &str) -> Result<String, CallError> {
+        let agentcore = &self.clients.agentcore;
+        let gateway = self
+            .retry
+            .sdk("bedrock-agentcore:GetGateway", || {
+                agentcore.get_gateway().gateway_identifier(id).send()
+            })
+            .await?;
+        Ok(gateway.name().to_string())
     }
 
     async fn gateway_arn_by_name(self, name: &str) -> Result<String, CallError> {
@@ -694,6 +903,39 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_that_is_not_the_arn_s_is_read_again() {
+        let gateway = |name: &str| {
+            ResourceRef::Gateway {
+            name: Some(name.to_string()),
+            arn: Some(
+                "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/orders-gateway-k3x9q2w7zt"
+                    .to_string(),
+            ),
+        }
+        };
+        assert_eq!(
+            name_matching_arn(&gateway("Orders-Gateway")),
+            gateway("Orders-Gateway")
+        );
+        let ResourceRef::Gateway { name, .. } = name_matching_arn(&gateway("corebound-demo-gw"))
+        else {
+            panic!("a gateway stays a gateway");
+        };
+        assert_eq!(name, None, "the name comes from GetGateway");
+        let memory = ResourceRef::Memory {
+            name: Some("corebound_demo_memory".into()),
+            arn: Some(
+                "arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/other_memory-Zx81Qw45Er"
+                    .into(),
+            ),
+        };
+        assert!(matches!(
+            name_matching_arn(&memory),
+            ResourceRef::Memory { name: None, .. }
+        ));
+    }
 
     #[test]
     fn memory_ids_carry_the_name() {

@@ -116,10 +116,14 @@ impl AuditRecord {
             SkipReason::ResourceNotInEvent { .. } => AuditAction::Reported,
             _ => AuditAction::None,
         };
+        let rule = match reason {
+            SkipReason::OutOfScope { .. } => Rule::Scope,
+            _ => Rule::EventFilter,
+        };
         Self {
             event_id: event.event_id.clone(),
             resource,
-            rule: Rule::EventFilter,
+            rule,
             state_before: Value::Null,
             action,
             result: AuditResult::Skipped(reason.to_string()),
@@ -182,13 +186,14 @@ pub fn plan_records(
         };
         record(action.rule(), audit_action, result, to_json(action))
     });
+    // Findings nobody must act on (another team's resource) are recorded, not reported.
     let findings = plan.findings.iter().map(|finding| {
-        record(
-            finding.rule(),
-            AuditAction::Reported,
-            AuditResult::Ok,
-            to_json(finding),
-        )
+        let (action, result) = if finding.needs_person() {
+            (AuditAction::Reported, AuditResult::Ok)
+        } else {
+            (AuditAction::None, AuditResult::Skipped(finding.to_string()))
+        };
+        record(finding.rule(), action, result, to_json(finding))
     });
     let exceptions = plan.exceptions.iter().map(|exception| {
         record(
@@ -217,12 +222,54 @@ fn to_json(value: &impl Serialize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::remediation::authenticity::TrustedAccounts;
     use crate::remediation::config::tests::sample;
     use crate::remediation::event::tests::fixture;
     use crate::remediation::plan::plan;
     use crate::remediation::plan::tests::fresh;
-    use crate::remediation::rules::triage;
+    use crate::remediation::rules;
     use serde_json::json;
+
+    fn triage<'a>(
+        event: &'a CreateEvent,
+        config: &crate::remediation::RemediationConfig,
+    ) -> Result<&'a ResourceRef, SkipReason> {
+        let trusted = TrustedAccounts::learn(config.self_role_arn.as_deref(), None);
+        rules::triage(event, config, &trusted)
+    }
+
+    #[test]
+    fn out_of_scope_is_recorded_not_reported() {
+        let config = sample();
+        let mut event = fixture("create-bucket.json");
+        event.resource = Some(ResourceRef::S3Bucket {
+            name: "payments-ledger".into(),
+        });
+        let reason = triage(&event, &config).unwrap_err();
+        let record = AuditRecord::skipped(&event, &reason);
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["rule"], "scope");
+        assert_eq!(json["action"], "none");
+        assert_eq!(
+            json["result"],
+            "skipped: out of scope: payments-ledger matches no SCOPE_PATTERNS"
+        );
+        assert!(!record.needs_person());
+        // A key whose aliases are out of scope: the plan's finding is recorded the same way.
+        let (key, mut before) = fresh("create-key.json");
+        before.key_aliases = vec!["alias/payments".into()];
+        let decided = plan(&key, &before, &config);
+        let records = plan_records("e", &key, &before, &decided, Execution::Report);
+        assert_eq!(
+            summary(&records),
+            owned(&[(
+                "scope",
+                "none",
+                "skipped: out of scope: payments matches no SCOPE_PATTERNS"
+            )])
+        );
+        assert!(records.iter().all(|r| !r.needs_person()));
+    }
 
     fn summary(records: &[AuditRecord]) -> Vec<(String, String, String)> {
         records

@@ -5,6 +5,11 @@
 //! so parsing never fails: whatever is missing becomes `None`, and [`triage`] turns an
 //! event it cannot act on into a typed skip reason.
 //!
+//! CloudTrail redacts some values: AgentCore logs names as `"***"` (the documented
+//! CreateGateway event) or `HIDDEN_DUE_TO_SECURITY_REASONS`. A redaction marker is an absent
+//! value ([`REDACTION_MARKERS`]), never a name: the handler then reads the name with the
+//! resource's Get call, using the id from the ARN.
+//!
 //! [`triage`]: super::triage
 
 use serde::Serialize;
@@ -26,14 +31,56 @@ pub enum ResourceKind {
     Gateway,
 }
 
+/// Values CloudTrail writes in place of a redacted field: treated as absent.
+pub const REDACTION_MARKERS: [&str; 2] = ["***", "HIDDEN_DUE_TO_SECURITY_REASONS"];
+
+/// The `eventSource`s handled, as `(EventBridge source, CloudTrail eventSource)`: the list
+/// the template's rule pattern names in `source`.
+pub const HANDLED_SOURCES: [(&str, &str); 8] = [
+    ("aws.sns", "sns.amazonaws.com"),
+    ("aws.sqs", "sqs.amazonaws.com"),
+    ("aws.logs", "logs.amazonaws.com"),
+    ("aws.s3", "s3.amazonaws.com"),
+    ("aws.secretsmanager", "secretsmanager.amazonaws.com"),
+    ("aws.iam", "iam.amazonaws.com"),
+    ("aws.kms", "kms.amazonaws.com"),
+    ("aws.bedrock-agentcore", "bedrock-agentcore.amazonaws.com"),
+];
+
+/// Which rules an event asks for: a create event all of them; the S3 configuration calls that
+/// CloudFormation and Terraform make right after `CreateBucket` only the rule they touch
+/// (the tool may be about to set the other one itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Create,
+    /// `PutBucketTagging`: the mandatory-tags rule only.
+    TagsChanged,
+    /// `PutBucketEncryption`: the CMK-encryption rule only.
+    EncryptionChanged,
+}
+
+impl Trigger {
+    pub fn from_event_name(event_name: &str) -> Self {
+        match event_name {
+            "PutBucketTagging" => Self::TagsChanged,
+            "PutBucketEncryption" => Self::EncryptionChanged,
+            _ => Self::Create,
+        }
+    }
+}
+
 impl ResourceKind {
-    /// The kind a CloudTrail `eventSource` / `eventName` pair creates, if it is handled.
+    /// The kind a CloudTrail `eventSource` / `eventName` pair creates (or, for S3, configures),
+    /// if it is handled.
     pub fn from_event(event_source: &str, event_name: &str) -> Option<Self> {
         let kind = match (event_source, event_name) {
             ("sns.amazonaws.com", "CreateTopic") => Self::SnsTopic,
             ("sqs.amazonaws.com", "CreateQueue") => Self::SqsQueue,
             ("logs.amazonaws.com", "CreateLogGroup") => Self::LogGroup,
-            ("s3.amazonaws.com", "CreateBucket") => Self::S3Bucket,
+            ("s3.amazonaws.com", "CreateBucket" | "PutBucketTagging" | "PutBucketEncryption") => {
+                Self::S3Bucket
+            }
             ("secretsmanager.amazonaws.com", "CreateSecret") => Self::Secret,
             ("iam.amazonaws.com", "CreateRole") => Self::IamRole,
             ("kms.amazonaws.com", "CreateKey") => Self::KmsKey,
@@ -64,9 +111,12 @@ pub enum ResourceRef {
     S3Bucket {
         name: String,
     },
-    /// The ARN ends in `-` and six random characters that are not part of the name.
+    /// The ARN ends in `-` and six random characters that are not part of the name. `arn`
+    /// is `None` when the event's `responseElements` is null (AWS's own documented example):
+    /// the handler resolves the secret by `name` with DescribeSecret. At least one is set.
     Secret {
-        arn: String,
+        name: Option<String>,
+        arn: Option<String>,
     },
     IamRole {
         name: String,
@@ -76,19 +126,21 @@ pub enum ResourceRef {
         arn: String,
     },
     /// `arn` is `None` when the event's `responseElements` is null: the handler then
-    /// looks the runtime up by `name`.
+    /// looks the runtime up by `name`. `name` is `None` when the event redacts it: the
+    /// handler reads it with GetAgentRuntime (id from the ARN). At least one is set.
     AgentRuntime {
-        name: String,
+        name: Option<String>,
         arn: Option<String>,
     },
-    /// As for [`ResourceRef::AgentRuntime`].
+    /// As for [`ResourceRef::AgentRuntime`] (GetMemory).
     Memory {
-        name: String,
+        name: Option<String>,
         arn: Option<String>,
     },
-    /// As for [`ResourceRef::AgentRuntime`].
+    /// As for [`ResourceRef::AgentRuntime`] (GetGateway). Gateway ids are the lower-cased
+    /// name, so the name is never derived from the ARN.
     Gateway {
-        name: String,
+        name: Option<String>,
         arn: Option<String>,
     },
 }
@@ -109,19 +161,23 @@ impl ResourceRef {
         }
     }
 
-    /// The name `SCOPE_PATTERNS` is matched against. KMS keys have no name (their scope is
-    /// judged on their aliases, see [`plan`](super::plan())), so they return `None`.
+    /// The name `SCOPE_PATTERNS` is matched against, when the event tells it. KMS keys have
+    /// no name (their scope is judged on their aliases, see [`plan`](super::plan())) and
+    /// AgentCore names may be redacted: those return `None` until the handler read them.
     pub fn scope_name(&self) -> Option<String> {
         match self {
             Self::SnsTopic { arn } => arn.rsplit(':').next().map(str::to_string),
-            Self::Secret { arn } => Some(secret_name_from_arn(arn).to_string()),
+            Self::Secret { name, arn } => name.clone().or_else(|| {
+                arn.as_deref()
+                    .map(|arn| secret_name_from_arn(arn).to_string())
+            }),
             Self::SqsQueue { name, .. }
             | Self::LogGroup { name }
             | Self::S3Bucket { name }
-            | Self::IamRole { name, .. }
-            | Self::AgentRuntime { name, .. }
+            | Self::IamRole { name, .. } => Some(name.clone()),
+            Self::AgentRuntime { name, .. }
             | Self::Memory { name, .. }
-            | Self::Gateway { name, .. } => Some(name.clone()),
+            | Self::Gateway { name, .. } => name.clone(),
             Self::KmsKey { .. } => None,
         }
     }
@@ -130,20 +186,19 @@ impl ResourceRef {
     /// queue URL or the name.
     pub fn identifier(&self) -> &str {
         match self {
-            Self::SnsTopic { arn }
-            | Self::Secret { arn }
-            | Self::IamRole { arn, .. }
-            | Self::KmsKey { arn } => arn,
+            Self::SnsTopic { arn } | Self::IamRole { arn, .. } | Self::KmsKey { arn } => arn,
             Self::SqsQueue { url, .. } => url,
             Self::LogGroup { name } | Self::S3Bucket { name } => name,
-            Self::AgentRuntime { name, arn }
+            Self::Secret { name, arn }
+            | Self::AgentRuntime { name, arn }
             | Self::Memory { name, arn }
-            | Self::Gateway { name, arn } => arn.as_deref().unwrap_or(name),
+            | Self::Gateway { name, arn } => arn.as_deref().or(name.as_deref()).unwrap_or_default(),
         }
     }
 }
 
-/// Who made the call: the loop guard compares both ARNs with `SELF_ROLE_ARN`.
+/// Who made the call: the loop guard compares both ARNs with `SELF_ROLE_ARN`; the creator
+/// race ([`super::creator`]) recognises provisioning tools by the other three.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Actor {
     /// `detail.userIdentity.arn`; for a role session
@@ -151,6 +206,16 @@ pub struct Actor {
     pub arn: Option<String>,
     /// `detail.userIdentity.sessionContext.sessionIssuer.arn` (the role itself, with its path).
     pub session_issuer_arn: Option<String>,
+    /// `detail.userIdentity.invokedBy`: the AWS service that made the call for the caller
+    /// (`cloudformation.amazonaws.com`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoked_by: Option<String>,
+    /// `detail.sourceIPAddress` (a service name when a service made the call).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    /// `detail.userAgent`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 /// The parts of a CloudTrail create event the remediator decides on.
@@ -159,9 +224,14 @@ pub struct CreateEvent {
     /// EventBridge `id` (falls back to `detail.eventID`): the audit key.
     pub event_id: String,
     pub event_name: String,
+    /// `detail.eventSource`, else derived from `source` (lenient, for the table lookup).
     pub event_source: String,
     pub region: String,
+    /// The envelope's `account`, else `detail.recipientAccountId`.
     pub account: String,
+    /// Exactly what the envelope and the detail say, for [`super::authenticate`]: the
+    /// envelope's `source`, its `account` and `detail.eventSource`, each without fallback.
+    pub authenticity: Provenance,
     pub actor: Actor,
     /// Present on failed calls, which created nothing.
     pub error_code: Option<String>,
@@ -169,7 +239,23 @@ pub struct CreateEvent {
     pub resource: Option<ResourceRef>,
 }
 
+/// The fields an event's authenticity is judged on, as received (no fallbacks).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Provenance {
+    /// EventBridge `source` (`aws.<service>` for AWS events; only AWS may send those).
+    pub source: Option<String>,
+    /// EventBridge `account`: the account the event was raised in.
+    pub account: Option<String>,
+    /// `detail.eventSource` (`<service>.amazonaws.com`).
+    pub event_source: Option<String>,
+}
+
 impl CreateEvent {
+    /// Which rules the event asks for (see [`Trigger`]).
+    pub fn trigger(&self) -> Trigger {
+        Trigger::from_event_name(&self.event_name)
+    }
+
     /// Reads an EventBridge event; never fails (see the module docs).
     pub fn from_eventbridge(event: &Value) -> Self {
         let detail = field(event, "detail").unwrap_or(&Value::Null);
@@ -196,12 +282,20 @@ impl CreateEvent {
             account: text(event, &["account"])
                 .or_else(|| text(detail, &["recipientAccountId"]))
                 .unwrap_or_default(),
+            authenticity: Provenance {
+                source: text(event, &["source"]),
+                account: text(event, &["account"]),
+                event_source: text(detail, &["eventSource"]),
+            },
             actor: Actor {
                 arn: text(detail, &["userIdentity", "arn"]),
                 session_issuer_arn: text(
                     detail,
                     &["userIdentity", "sessionContext", "sessionIssuer", "arn"],
                 ),
+                invoked_by: text(detail, &["userIdentity", "invokedBy"]),
+                source_ip: text(detail, &["sourceIPAddress"]),
+                user_agent: text(detail, &["userAgent"]),
             },
             error_code: text(detail, &["errorCode"]),
             resource,
@@ -220,14 +314,19 @@ fn field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     })
 }
 
-/// The non-empty string at `path` (null, missing and empty all mean absent).
+/// The non-empty string at `path` (null, missing, empty and redacted all mean absent).
 fn text(value: &Value, path: &[&str]) -> Option<String> {
     path.iter()
         .try_fold(value, |current, key| field(current, key))?
         .as_str()
         .map(str::trim)
-        .filter(|found| !found.is_empty())
+        .filter(|found| !found.is_empty() && !is_redacted(found))
         .map(str::to_string)
+}
+
+/// True for a value CloudTrail redacted ([`REDACTION_MARKERS`]).
+pub fn is_redacted(value: &str) -> bool {
+    REDACTION_MARKERS.contains(&value.trim())
 }
 
 fn resource_from_detail(kind: ResourceKind, detail: &Value) -> Option<ResourceRef> {
@@ -248,36 +347,58 @@ fn resource_from_detail(kind: ResourceKind, detail: &Value) -> Option<ResourceRe
         ResourceKind::S3Bucket => ResourceRef::S3Bucket {
             name: request(&["bucketName"])?,
         },
-        ResourceKind::Secret => ResourceRef::Secret {
-            arn: response(&["arn"])?,
-        },
+        ResourceKind::Secret => {
+            let arn = response(&["arn"]);
+            let name = request(&["name"]);
+            if arn.is_none() && name.is_none() {
+                return None;
+            }
+            ResourceRef::Secret { name, arn }
+        }
         ResourceKind::IamRole => {
-            let arn = response(&["role", "arn"])?;
+            let arn = response(&["role", "arn"]);
             let name = response(&["role", "roleName"])
-                .or_else(|| arn.rsplit('/').next().map(str::to_string))?;
+                .or_else(|| arn.as_deref()?.rsplit('/').next().map(str::to_string))
+                .or_else(|| request(&["roleName"]))?;
+            // A record without the response (some published examples) still names the role
+            // in the request: its ARN follows from the account and the path.
+            let arn = match arn {
+                Some(arn) => arn,
+                None => {
+                    let account = text(detail, &["recipientAccountId"])
+                        .or_else(|| text(detail, &["userIdentity", "accountId"]))?;
+                    let path = request(&["path"]).unwrap_or_else(|| "/".to_string());
+                    format!("arn:aws:iam::{account}:role{path}{name}")
+                }
+            };
             ResourceRef::IamRole { name, arn }
         }
         ResourceKind::KmsKey => ResourceRef::KmsKey {
             arn: response(&["keyMetadata", "arn"])?,
         },
         ResourceKind::AgentRuntime => {
-            let arn = response(&["agentRuntimeArn"]);
-            let name = request(&["agentRuntimeName"])
-                .or_else(|| arn.as_deref().and_then(agentcore_name_from_arn))?;
+            let arn = response(&["agentRuntimeArn"]).filter(|arn| agentcore_id(arn, "runtime"));
+            let name = request(&["agentRuntimeName"]);
+            if arn.is_none() && name.is_none() {
+                return None;
+            }
             ResourceRef::AgentRuntime { name, arn }
         }
         ResourceKind::Memory => {
-            let arn = response(&["memory", "arn"]);
-            let name =
-                request(&["name"]).or_else(|| arn.as_deref().and_then(agentcore_name_from_arn))?;
+            let arn = response(&["memory", "arn"]).filter(|arn| agentcore_id(arn, "memory"));
+            let name = request(&["name"]).or_else(|| response(&["memory", "name"]));
+            if arn.is_none() && name.is_none() {
+                return None;
+            }
             ResourceRef::Memory { name, arn }
         }
         ResourceKind::Gateway => {
-            let arn = response(&["gatewayArn"]);
-            // Gateway ids are the lower-cased name: prefer the name as given.
-            let name = request(&["name"])
-                .or_else(|| response(&["name"]))
-                .or_else(|| arn.as_deref().and_then(agentcore_name_from_arn))?;
+            let arn = response(&["gatewayArn"]).filter(|arn| agentcore_id(arn, "gateway"));
+            // Gateway ids are the lower-cased name: the name comes from the event or GetGateway.
+            let name = request(&["name"]).or_else(|| response(&["name"]));
+            if arn.is_none() && name.is_none() {
+                return None;
+            }
             ResourceRef::Gateway { name, arn }
         }
     };
@@ -290,15 +411,18 @@ fn secret_name_from_arn(arn: &str) -> &str {
     strip_random_suffix(full, 6)
 }
 
-/// AgentCore ids are `NAME-` plus ten random characters: `…:runtime/ID`, `…:memory/ID`,
-/// `…:gateway/ID`. Other ARN shapes (e.g. versioned `agent/<uuid>:1`) carry no name.
-fn agentcore_name_from_arn(arn: &str) -> Option<String> {
+/// True for `…:<kind>/ID` where ID is `NAME-` plus ten random characters (`runtime`,
+/// `memory`, `gateway`). Other ARN shapes (e.g. versioned `agent/<uuid>:1`) are not used.
+fn agentcore_id(arn: &str, kind: &str) -> bool {
+    agentcore_id_from_arn(arn)
+        .is_some_and(|(found, id)| found == kind && strip_random_suffix(id, 10).len() < id.len())
+}
+
+/// `…:memory/ID` → `("memory", ID)`.
+pub fn agentcore_id_from_arn(arn: &str) -> Option<(&str, &str)> {
     let (_, resource) = arn.rsplit_once(':')?;
     let (kind, id) = resource.split_once('/')?;
-    let name = matches!(kind, "runtime" | "memory" | "gateway")
-        .then(|| strip_random_suffix(id, 10))
-        .filter(|name| name.len() < id.len())?;
-    Some(name.to_string())
+    (!id.is_empty() && !id.contains('/')).then_some((kind, id))
 }
 
 fn strip_random_suffix(id: &str, random_len: usize) -> &str {
@@ -417,10 +541,11 @@ pub(crate) mod tests {
             (
                 "create-secret.json",
                 Some(ResourceRef::Secret {
-                    arn: owned(
+                    name: Some(owned("corebound-demo-db-credentials")),
+                    arn: Some(owned(
                         "arn:aws:secretsmanager:us-east-1:123456789012:\
                          secret:corebound-demo-db-credentials-Xy3AbC",
-                    ),
+                    )),
                 }),
             ),
             (
@@ -442,7 +567,7 @@ pub(crate) mod tests {
             (
                 "create-agent-runtime.json",
                 Some(ResourceRef::AgentRuntime {
-                    name: owned("corebound_demo_agent"),
+                    name: Some(owned("corebound_demo_agent")),
                     arn: Some(owned(
                         "arn:aws:bedrock-agentcore:us-east-1:123456789012:\
                          runtime/corebound_demo_agent-Ab12Cd34Ef",
@@ -452,14 +577,14 @@ pub(crate) mod tests {
             (
                 "create-memory.json",
                 Some(ResourceRef::Memory {
-                    name: owned("corebound_demo_memory"),
+                    name: Some(owned("corebound_demo_memory")),
                     arn: None,
                 }),
             ),
             (
                 "create-gateway.json",
                 Some(ResourceRef::Gateway {
-                    name: owned("corebound-demo-gateway"),
+                    name: Some(owned("corebound-demo-gateway")),
                     arn: Some(owned(
                         "arn:aws:bedrock-agentcore:us-east-1:123456789012:\
                          gateway/corebound-demo-gateway-k3x9q2w7zt",
@@ -518,6 +643,43 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn redaction_markers_are_absent_values() {
+        for marker in REDACTION_MARKERS {
+            assert!(is_redacted(marker));
+            assert_eq!(text(&json!({"name": marker}), &["name"]), None);
+        }
+        assert!(!is_redacted("corebound_demo"));
+    }
+
+    #[test]
+    fn provenance_and_tool_fields_are_read_as_given() {
+        let mut value: Value = serde_json::from_str(FIXTURES[4].1).unwrap();
+        value["detail"]["userIdentity"]["invokedBy"] = json!("cloudformation.amazonaws.com");
+        let event = CreateEvent::from_eventbridge(&value);
+        assert_eq!(event.authenticity.source.as_deref(), Some("aws.s3"));
+        assert_eq!(event.authenticity.account.as_deref(), Some("123456789012"));
+        assert_eq!(
+            event.authenticity.event_source.as_deref(),
+            Some("s3.amazonaws.com")
+        );
+        assert_eq!(
+            event.actor.invoked_by.as_deref(),
+            Some("cloudformation.amazonaws.com")
+        );
+        assert_eq!(event.actor.source_ip.as_deref(), Some("203.0.113.24"));
+        assert!(event.actor.user_agent.unwrap().starts_with("aws-cli/"));
+        assert_eq!(
+            Trigger::from_event_name("PutBucketTagging"),
+            Trigger::TagsChanged
+        );
+        assert_eq!(
+            Trigger::from_event_name("PutBucketEncryption"),
+            Trigger::EncryptionChanged
+        );
+        assert_eq!(Trigger::from_event_name("CreateBucket"), Trigger::Create);
+    }
+
+    #[test]
     fn identifier_prefers_the_arn() {
         let memory = fixture("create-memory.json").resource.unwrap();
         assert_eq!(memory.identifier(), "corebound_demo_memory");
@@ -561,8 +723,11 @@ pub(crate) mod tests {
         const MOTO_RUNTIME_ARN: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:\
             agent/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0:1";
         const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/service/LPMA_Demo_X";
+        const GATEWAY_ARN: &str =
+            "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/orders-gateway-k3x9q2w7zt";
         let secret_ref = Some(ResourceRef::Secret {
-            arn: owned(secret_arn),
+            name: None,
+            arn: Some(owned(secret_arn)),
         });
         let cases: Vec<(&str, Value, Option<ResourceRef>)> = vec![
             ("secret arn", secret("arn"), secret_ref.clone()),
@@ -577,12 +742,12 @@ pub(crate) mod tests {
                     Value::Null,
                 ),
                 Some(ResourceRef::AgentRuntime {
-                    name: owned("corebound_demo_agent"),
+                    name: Some(owned("corebound_demo_agent")),
                     arn: None,
                 }),
             ),
             (
-                "memory with response only: name from the ARN id",
+                "memory with response only: the name is read later (GetMemory)",
                 cloudtrail(
                     AGENTCORE,
                     "CreateMemory",
@@ -590,8 +755,69 @@ pub(crate) mod tests {
                     json!({"memory": {"arn": MEMORY_ARN}}),
                 ),
                 Some(ResourceRef::Memory {
-                    name: owned("corebound_demo_memory"),
+                    name: None,
                     arn: Some(owned(MEMORY_ARN)),
+                }),
+            ),
+            (
+                "secret with responseElements null (AWS's documented example)",
+                cloudtrail(
+                    "secretsmanager.amazonaws.com",
+                    "CreateSecret",
+                    json!({"name": "corebound-demo-db"}),
+                    Value::Null,
+                ),
+                Some(ResourceRef::Secret {
+                    name: Some(owned("corebound-demo-db")),
+                    arn: None,
+                }),
+            ),
+            (
+                "redacted gateway name: the name is read later (GetGateway)",
+                cloudtrail(
+                    AGENTCORE,
+                    "CreateGateway",
+                    json!({"name": "***"}),
+                    json!({"gatewayArn": GATEWAY_ARN, "name": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
+                ),
+                Some(ResourceRef::Gateway {
+                    name: None,
+                    arn: Some(owned(GATEWAY_ARN)),
+                }),
+            ),
+            (
+                "gateway name with capitals is kept as given",
+                cloudtrail(
+                    AGENTCORE,
+                    "CreateGateway",
+                    json!({"name": "Orders-Gateway"}),
+                    json!({"gatewayArn": GATEWAY_ARN}),
+                ),
+                Some(ResourceRef::Gateway {
+                    name: Some(owned("Orders-Gateway")),
+                    arn: Some(owned(GATEWAY_ARN)),
+                }),
+            ),
+            (
+                "everything redacted: no identity",
+                cloudtrail(
+                    AGENTCORE,
+                    "CreateGateway",
+                    json!({"name": "***"}),
+                    json!({"gatewayArn": "***"}),
+                ),
+                None,
+            ),
+            (
+                "PutBucketTagging is a bucket event",
+                cloudtrail(
+                    "s3.amazonaws.com",
+                    "PutBucketTagging",
+                    json!({"bucketName": "corebound-demo-x", "Tagging": {}}),
+                    Value::Null,
+                ),
+                Some(ResourceRef::S3Bucket {
+                    name: owned("corebound-demo-x"),
                 }),
             ),
             (
@@ -679,6 +905,11 @@ pub(crate) mod tests {
             })
         );
         assert_eq!(parsed.actor, Actor::default());
+        assert_eq!(
+            parsed.authenticity.account, None,
+            "no fallback for authenticity"
+        );
+        assert_eq!(parsed.authenticity.event_source, None);
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //!
 //! 1. [`RemediationConfig::from_env`] once at start (invalid configuration stops the function).
 //! 2. [`CreateEvent::from_eventbridge`] parses the event leniently.
-//! 3. [`triage`] returns the [`ResourceRef`] to act on, or a [`SkipReason`] (failed call,
-//!    own action, unhandled, identity missing) to audit with [`AuditRecord::skipped`].
+//! 3. [`triage`] returns the [`ResourceRef`] to act on, or a [`SkipReason`] (not authentic
+//!    ([`authenticate`]), failed call, own action, unhandled, identity missing, out of scope
+//!    by the name in the event) to audit with [`AuditRecord::skipped`], with no AWS call.
+//!    A bucket a provisioning tool created is deferred ([`deferred_create`]).
 //! 4. The handler reads the resource into an [`ObservedState`] (AgentCore resources
 //!    without an ARN are looked up by name first).
 //! 5. [`plan()`] decides; the handler runs the actions (enforce mode) and logs
@@ -32,23 +34,41 @@
 //! - Tags are never written past AWS's limit of 50 per resource: reported instead.
 
 mod audit;
+mod authenticity;
 mod config;
+mod creator;
 pub mod delivery;
 mod encryption;
 mod event;
 pub mod key_policy;
 mod plan;
 mod project_key;
+mod redelivery;
 mod rules;
 
 pub use audit::{plan_records, AuditAction, AuditRecord, AuditResult, Execution, Rule};
+pub use authenticity::{authenticate, Forgery, TrustedAccounts};
 pub use config::{ConfigError, Mode, RemediationConfig, DEFAULT_OPT_OUT_TAG, MANDATORY_TAG_KEYS};
+pub use creator::{
+    deferred_create, fresh_bucket_tags, lost_tags, provisioning_tool, repaired_tags,
+    restrict_to_trigger, ProvisioningTool,
+};
 pub use delivery::{guard_key_switch, needs_key_policy};
 pub use encryption::{classify_key, encryption_decision, EncryptionDecision, KeyClass};
-pub use event::{Actor, CreateEvent, ResourceKind, ResourceRef};
+pub use event::{
+    agentcore_id_from_arn, is_redacted, Actor, CreateEvent, Provenance, ResourceKind, ResourceRef,
+    Trigger, HANDLED_SOURCES, REDACTION_MARKERS,
+};
 pub use plan::{
     plan, Action, EncryptionChange, EncryptionState, Exception, Finding, ObservedState, Plan,
     S3DefaultEncryption, TAGS_PER_RESOURCE,
 };
 pub use project_key::{check_key, KeyDescription, KeyProblem, KeyStatus};
-pub use rules::{in_scope, is_opted_out, merged_bucket_tags, missing_tags, triage, SkipReason};
+pub use redelivery::{
+    alert_on_failure, retry_delay, Attempt, DeferralConfig, Delivery, QueuedRecord, Redelivery,
+    RedeliveryReason, Requeued, DEFAULT_DEFERRAL_DELAY_SECONDS, DEFAULT_RETRY_DELAY_SECONDS,
+    MAX_RETRIES,
+};
+pub use rules::{
+    in_scope, is_opted_out, merged_bucket_tags, missing_tags, scope_of_names, triage, SkipReason,
+};

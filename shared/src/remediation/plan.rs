@@ -43,6 +43,10 @@ pub struct ObservedState {
     /// Bucket: its ACL grants the S3 log delivery group (server access logs).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub acl_grants_log_delivery: bool,
+    /// Set when the service would not say the resource's tags (an AgentCore memory whose
+    /// tags the service does not expose): the tag rules are not judged, a finding says why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags_unavailable: Option<String>,
 }
 
 /// The encryption setting as each service reports it (key references verbatim).
@@ -171,6 +175,9 @@ pub enum Finding {
         missing: Vec<String>,
         limit: usize,
     },
+    /// The memory's tags cannot be read or written after creation (the service refused):
+    /// the mandatory tags must be given to CreateMemory.
+    MemoryTagsAtCreation { error: String },
 }
 
 impl Finding {
@@ -178,7 +185,9 @@ impl Finding {
         match self {
             Self::OutOfScope { .. } => Rule::Scope,
             Self::OptedOut { .. } => Rule::OptOut,
-            Self::EmptyRequiredTags { .. } => Rule::MandatoryTags,
+            Self::EmptyRequiredTags { .. } | Self::MemoryTagsAtCreation { .. } => {
+                Rule::MandatoryTags
+            }
             Self::RoleNameOutsidePrefix { .. } => Rule::RolePrefix,
             Self::TagLimitReached { .. } => Rule::MandatoryTags,
             Self::MemoryWithoutCmk
@@ -189,6 +198,14 @@ impl Finding {
             | Self::KeySwitchUnverified { .. }
             | Self::ProjectKeyUnusable { .. } => Rule::CmkEncryption,
         }
+    }
+}
+
+impl Finding {
+    /// False for another team's resource (out of scope): recorded, never alerted, so
+    /// other teams' creates page nobody.
+    pub fn needs_person(&self) -> bool {
+        !matches!(self, Self::OutOfScope { .. })
     }
 }
 
@@ -272,6 +289,10 @@ impl fmt::Display for Finding {
                  would exceed AWS's limit of {limit} tags per resource; remove unused tags",
                 missing.join(", ")
             ),
+            Self::MemoryTagsAtCreation { error } => write!(
+                f,
+                "memory tags can only be set at creation: add them to CreateMemory ({error})"
+            ),
         }
     }
 }
@@ -348,19 +369,25 @@ pub fn plan(resource: &ResourceRef, observed: &ObservedState, config: &Remediati
         return plan;
     }
     plan.compliant.push(Rule::Scope);
-    if is_opted_out(resource.kind(), &observed.tags, &config.opt_out_tag) {
-        plan.findings.push(Finding::OptedOut {
-            tag: config.opt_out_tag.clone(),
+    if let Some(error) = &observed.tags_unavailable {
+        // Neither the opt-out tag nor the mandatory tags can be judged.
+        plan.findings.push(Finding::MemoryTagsAtCreation {
+            error: error.clone(),
         });
-        return plan;
+    } else {
+        if is_opted_out(resource.kind(), &observed.tags, &config.opt_out_tag) {
+            plan.findings.push(Finding::OptedOut {
+                tag: config.opt_out_tag.clone(),
+            });
+            return plan;
+        }
+        plan_tags(
+            resource.kind(),
+            &observed.tags,
+            &config.required_tags,
+            &mut plan,
+        );
     }
-
-    plan_tags(
-        resource.kind(),
-        &observed.tags,
-        &config.required_tags,
-        &mut plan,
-    );
 
     match encryption_decision(
         resource.kind(),
@@ -742,8 +769,10 @@ pub(crate) mod tests {
             arn: "arn:aws:sns:us-east-1:123456789012:team-x-alerts".to_string(),
         };
         let other_secret = ResourceRef::Secret {
-            arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:team-x-db-AbCdEf"
-                .to_string(),
+            name: None,
+            arn: Some(
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:team-x-db-AbCdEf".to_string(),
+            ),
         };
         let cases: Vec<(&str, ResourceRef, ObservedState, Finding)> = vec![
             (

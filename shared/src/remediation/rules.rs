@@ -8,7 +8,9 @@ use serde::Serialize;
 
 pub use crate::scope::in_scope;
 
+use super::authenticity::{authenticate, Forgery, TrustedAccounts};
 use super::config::{arn_parts, RemediationConfig};
+use super::creator::ProvisioningTool;
 use super::event::{Actor, CreateEvent, ResourceKind, ResourceRef};
 
 /// Why an event leads to no remediation at all.
@@ -26,6 +28,20 @@ pub enum SkipReason {
     },
     /// A handled event without the resource's identity: a person must look.
     ResourceNotInEvent { event_name: String },
+    /// Not an AWS event of this account (see [`super::authenticity`]): nothing is read.
+    NotAuthentic { forgery: Forgery },
+    /// The name the event gives (or, for a KMS key, every alias) matches no
+    /// `SCOPE_PATTERNS`: another team's resource, never read, never written, not alerted.
+    OutOfScope { names: Vec<String> },
+    /// A bucket a provisioning tool created: its own tagging and encryption calls follow
+    /// (see [`super::creator`]).
+    Deferred {
+        tool: ProvisioningTool,
+        /// When the event comes back through `DEFERRAL_QUEUE_URL`; `None` without a queue.
+        recheck_after_seconds: Option<u32>,
+    },
+    /// The resource no longer exists (deleted within seconds, a rollback): nothing to fix.
+    Gone { operation: String, error: String },
 }
 
 impl fmt::Display for SkipReason {
@@ -40,18 +56,52 @@ impl fmt::Display for SkipReason {
             Self::ResourceNotInEvent { event_name } => {
                 write!(f, "{event_name} event does not identify the resource")
             }
+            Self::NotAuthentic { forgery } => write!(f, "not an authentic AWS event: {forgery}"),
+            Self::OutOfScope { names } if names.is_empty() => {
+                write!(f, "out of scope: no name or alias to match SCOPE_PATTERNS")
+            }
+            Self::OutOfScope { names } => write!(
+                f,
+                "out of scope: {} matches no SCOPE_PATTERNS",
+                names.join(", ")
+            ),
+            Self::Deferred {
+                tool,
+                recheck_after_seconds,
+            } => {
+                write!(
+                    f,
+                    "deferred: bucket created by {tool}, whose own PutBucketTagging / \
+                     PutBucketEncryption follows"
+                )?;
+                match recheck_after_seconds {
+                    Some(seconds) => write!(f, " (re-checked in {seconds} s)"),
+                    None => Ok(()),
+                }
+            }
+            Self::Gone { operation, error } => {
+                write!(
+                    f,
+                    "gone: the resource no longer exists ({operation}: {error})"
+                )
+            }
         }
     }
 }
 
-/// Decides whether an event is acted on: the resource to remediate, or why not.
+/// Decides whether an event is acted on: the resource to remediate, or why not. Nothing
+/// here needs a read: every skip costs no AWS call.
 ///
-/// Checked in this order: a failed call (which also lacks the resource), the loop
-/// guard, an unhandled event, a handled event without the resource's identity.
+/// Checked in this order: authenticity, a failed call (which also lacks the resource), the
+/// loop guard, an unhandled event, a handled event without the resource's identity, and
+/// the scope when the event names the resource (KMS keys and redacted AgentCore names are
+/// judged by [`scope_of_names`] once their aliases or names are read).
 pub fn triage<'a>(
     event: &'a CreateEvent,
     config: &RemediationConfig,
+    trusted: &TrustedAccounts,
 ) -> Result<&'a ResourceRef, SkipReason> {
+    authenticate(event, trusted).map_err(|forgery| SkipReason::NotAuthentic { forgery })?;
     if let Some(error_code) = &event.error_code {
         return Err(SkipReason::FailedCall {
             error_code: error_code.clone(),
@@ -70,12 +120,31 @@ pub fn triage<'a>(
             event_name: event.event_name.clone(),
         });
     }
-    event
+    let resource = event
         .resource
         .as_ref()
         .ok_or_else(|| SkipReason::ResourceNotInEvent {
             event_name: event.event_name.clone(),
+        })?;
+    if let Some(name) = resource.scope_name() {
+        scope_of_names(&[name], config)?;
+    }
+    Ok(resource)
+}
+
+/// The scope rule: in scope when any of the names (a resource's name, or a KMS key's
+/// aliases without `alias/`) matches `SCOPE_PATTERNS`.
+pub fn scope_of_names(names: &[String], config: &RemediationConfig) -> Result<(), SkipReason> {
+    if names
+        .iter()
+        .any(|name| in_scope(name, &config.scope_patterns))
+    {
+        Ok(())
+    } else {
+        Err(SkipReason::OutOfScope {
+            names: names.to_vec(),
         })
+    }
 }
 
 /// True when the actor is the role `self_role` names (a role ARN or a session of it) or
@@ -166,8 +235,69 @@ mod tests {
         event.actor = Actor {
             arn: arn.map(str::to_string),
             session_issuer_arn: issuer.map(str::to_string),
+            ..Actor::default()
         };
         event
+    }
+
+    fn trusted() -> TrustedAccounts {
+        TrustedAccounts::learn(Some(SELF_ROLE), None)
+    }
+
+    #[test]
+    fn forged_events_are_skipped_before_anything_else() {
+        let mut forged = fixture("create-topic-failed.json");
+        forged.authenticity.source = Some("corebound.forged".to_string());
+        assert!(matches!(
+            triage(&forged, &sample(), &trusted()),
+            Err(SkipReason::NotAuthentic {
+                forgery: Forgery::SourceNotAws { .. }
+            })
+        ));
+        let event = fixture("create-topic.json");
+        let foreign = TrustedAccounts::learn(Some("arn:aws:iam::210987654321:role/x"), None);
+        let skipped = triage(&event, &sample(), &foreign).unwrap_err();
+        assert!(
+            skipped
+                .to_string()
+                .starts_with("not an authentic AWS event: account 123456789012 is not"),
+            "{skipped}"
+        );
+    }
+
+    #[test]
+    fn out_of_scope_names_are_skipped_before_any_read() {
+        let config = sample();
+        let mut event = fixture("create-bucket.json");
+        event.resource = Some(ResourceRef::S3Bucket {
+            name: "payments-ledger".to_string(),
+        });
+        let skipped = triage(&event, &config, &trusted()).unwrap_err();
+        assert_eq!(
+            skipped,
+            SkipReason::OutOfScope {
+                names: vec!["payments-ledger".to_string()]
+            }
+        );
+        assert_eq!(
+            skipped.to_string(),
+            "out of scope: payments-ledger matches no SCOPE_PATTERNS"
+        );
+        // A key (no name) and a redacted AgentCore name go on to be read.
+        assert!(triage(&fixture("create-key.json"), &config, &trusted()).is_ok());
+        let mut redacted = fixture("create-gateway.json");
+        redacted.resource = Some(ResourceRef::Gateway {
+            name: None,
+            arn: Some(
+                "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/x-abcdefghij".into(),
+            ),
+        });
+        assert!(triage(&redacted, &config, &trusted()).is_ok());
+        assert_eq!(
+            scope_of_names(&["corebound-demo-data".to_string()], &config),
+            Ok(())
+        );
+        assert!(scope_of_names(&[], &config).is_err());
     }
 
     #[test]
@@ -187,7 +317,7 @@ mod tests {
         ] {
             let event = fixture(name);
             assert_eq!(
-                triage(&event, &config),
+                triage(&event, &config, &trusted()),
                 Ok(event.resource.as_ref().unwrap()),
                 "{name}"
             );
@@ -198,7 +328,7 @@ mod tests {
     fn triage_skips_failed_calls() {
         let event = fixture("create-topic-failed.json");
         assert_eq!(
-            triage(&event, &sample()),
+            triage(&event, &sample(), &trusted()),
             Err(SkipReason::FailedCall {
                 error_code: "AuthorizationError".to_string()
             })
@@ -283,7 +413,7 @@ mod tests {
                 config.self_role_arn = Some(self_role.to_string());
             }
             let event = with_actor(*arn, *issuer);
-            let result = triage(&event, &config);
+            let result = triage(&event, &config, &trusted());
             assert_eq!(
                 matches!(result, Err(SkipReason::OwnAction { .. })),
                 *own,
@@ -297,7 +427,7 @@ mod tests {
         let mut config = sample();
         config.self_role_arn = None;
         let event = with_actor(Some(SELF_ROLE), None);
-        assert!(triage(&event, &config).is_ok());
+        assert!(triage(&event, &config, &trusted()).is_ok());
     }
 
     #[test]
@@ -307,7 +437,7 @@ mod tests {
         unhandled.event_name = "DeleteTopic".to_string();
         unhandled.resource = None;
         assert_eq!(
-            triage(&unhandled, &config),
+            triage(&unhandled, &config, &trusted()),
             Err(SkipReason::Unhandled {
                 event_source: "sns.amazonaws.com".to_string(),
                 event_name: "DeleteTopic".to_string()
@@ -316,7 +446,7 @@ mod tests {
         let mut anonymous = fixture("create-topic.json");
         anonymous.resource = None;
         assert_eq!(
-            triage(&anonymous, &config),
+            triage(&anonymous, &config, &trusted()),
             Err(SkipReason::ResourceNotInEvent {
                 event_name: "CreateTopic".to_string()
             })
