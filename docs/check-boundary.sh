@@ -60,8 +60,8 @@ subnet="${arn}:ec2:${region}:${account}:subnet/subnet-00000000000000000"
 role RuntimePolicy
 check "${arn}:bedrock-agentcore:${region}:${account}:runtime/${runtime}" \
   bedrock-agentcore:GetResourcePolicy bedrock-agentcore:PutResourcePolicy \
-  bedrock-agentcore:DeleteResourcePolicy bedrock-agentcore:GetAgentRuntime
-check "*" bedrock-agentcore:ListAgentRuntimeEndpoints
+  bedrock-agentcore:DeleteResourcePolicy bedrock-agentcore:ListTagsForResource \
+  bedrock-agentcore:TagResource bedrock-agentcore:UntagResource
 check "${arn}:logs:${region}:${account}:log-group:/aws/lambda/${app}-corebound-runtime-policy:*" \
   logs:CreateLogStream logs:PutLogEvents
 check "$key" kms:Decrypt kms:GenerateDataKey

@@ -92,6 +92,23 @@ class CustomResourceScope(_Roles):
                 with self.subTest(action=action, refused=arn):
                     self.assertFalse(allows(statements, action, arn))
 
+    def test_runtime_policy_tags_only_its_ownership_record_on_in_scope_runtimes(self):
+        statements = self.role_statements("RuntimePolicyRole")
+        runtime = f"arn:aws:bedrock-agentcore:{HERE}:runtime/corebound_demo_agent-a1B2c3D4e5"
+        for action in ("bedrock-agentcore:TagResource", "bedrock-agentcore:UntagResource",
+                       "bedrock-agentcore:ListTagsForResource"):
+            with self.subTest(action=action):
+                self.assertTrue(allows(statements, action, runtime))
+                self.assertFalse(allows(statements, action, runtime + "/runtime-endpoint/DEFAULT"))
+                self.assertFalse(allows(statements, action, runtime.replace("corebound_demo", "payments")))
+                self.assertFalse(allows(statements, action, runtime.replace(HERE, OTHER_ACCOUNT)))
+        writes = [st for st in statements if st["Effect"] == "Allow"
+                  and "bedrock-agentcore:TagResource" in as_list(st["Action"])]
+        self.assertTrue(writes)
+        for statement in writes:
+            self.assertEqual(statement["Condition"], {"ForAllValues:StringLike": {"aws:TagKeys": "corebound:sid:*"}},
+                             "the function may write only its ownership tag")
+
     def test_grant_iam_reaches_only_prefixed_in_scope_roles_by_name(self):
         statements = self.role_statements("MemoryGrantRole")
         role = "arn:aws:iam::123456789012:role/"
