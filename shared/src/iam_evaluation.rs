@@ -90,6 +90,14 @@ pub enum Decision {
     Unknown {
         why: String,
     },
+    /// A service control policy of the organization denies the request (reported by
+    /// `iam:SimulatePrincipalPolicy`; never decided locally).
+    DeniedByOrganizations,
+    /// IAM could not decide because a Condition needs these context keys, which the caller
+    /// could not supply (reported by `iam:SimulatePrincipalPolicy` as `MissingContextValues`).
+    MissingContext {
+        keys: Vec<String>,
+    },
 }
 
 /// Short phrases meant to be embedded in a CloudFormation `Reason`.
@@ -105,6 +113,12 @@ impl fmt::Display for Decision {
                 write!(f, "not allowed by the permissions boundary {boundary}")
             }
             Decision::Unknown { why } => write!(f, "cannot be decided locally: {why}"),
+            Decision::DeniedByOrganizations => {
+                f.write_str("denied by a service control policy of your organization")
+            }
+            Decision::MissingContext { keys } => {
+                write!(f, "depends on a condition on {}", keys.join(", "))
+            }
         }
     }
 }

@@ -47,6 +47,7 @@ from agentcore import AgentCore, NotSeeded, SeedError
 from s3_races import RaceError, S3Races
 from awsproto import ACCOUNT_ID, AwsRequest, Response, error_for, parse_request
 from cfn_responses import CloudFormationResponses
+from iam_roles import InlinePolicies, canonical_role_name, duplicate_role
 from iam_simulation import ScriptError, Simulator
 
 # moto 5.2.1 leaves a key's KeyUsage unset when CreateKey omits it, so DescribeKey answers without
@@ -153,6 +154,7 @@ class Emulator:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.agentcore = AgentCore()
         self.simulator = Simulator()
+        self.inline_policies = InlinePolicies()
         self.faults = Faults()
         self.races = S3Races()
         self.log = RequestLog()
@@ -201,9 +203,17 @@ class Emulator:
         limited = tag_limits.check(request, {"logs": logs_backends, "sqs": sqs_backends, "iam": iam_backends})
         if limited is not None:
             return limited
-        if request.service == "iam" and request.operation == "SimulatePrincipalPolicy":
+        if request.service == "iam":
             # moto keys its IAM backends by partition (IAM is global within one).
-            return self.simulator.simulate(request, iam_backends[ACCOUNT_ID]["aws"])
+            iam_backend = iam_backends[ACCOUNT_ID]["aws"]
+            if request.operation == "SimulatePrincipalPolicy":
+                return self.simulator.simulate(request, iam_backend)
+            duplicate = duplicate_role(request, iam_backend)
+            if duplicate is not None:
+                return duplicate
+            canonical_role_name(request, iam_backend)  # IAM names are case-insensitive; moto's are not
+            if request.operation == "GetRolePolicy":
+                return self.inline_policies.get_role_policy(request, iam_backend)
         if request.service == "logs" and request.operation in ("AssociateKmsKey", "DisassociateKmsKey"):
             return logs_kms.handle(request, logs_backends, kms_backends)
         return None
@@ -212,6 +222,7 @@ class Emulator:
         moto_api_backend.reset()  # what POST /moto-api/reset does
         self.agentcore.reset()
         self.simulator.reset()
+        self.inline_policies.reset()
         self.faults.clear()
         self.races.reset()
         self.log.clear()
@@ -233,6 +244,7 @@ class ControlApi:
     PUT    /_corebound/iam/simulation                 script SimulatePrincipalPolicy
     POST   /_corebound/kms/keys                       a moto KMS key with a chosen id (fixed_ids.py)
     POST   /_corebound/secretsmanager/secrets         a moto secret with a chosen ARN suffix
+    PUT    /_corebound/iam/inline-policies            {"normalise": bool}: GetRolePolicy as a normalising service
     POST   /_corebound/faults                         queue a fault; GET lists pending ones; DELETE clears
     PUT    /_corebound/agentcore/settings             {"memoryTags": "supported"|"unsupported"|"read-only"}
     POST   /_corebound/s3/races                       script a concurrent bucket tag write; GET lists
@@ -273,6 +285,8 @@ class ControlApi:
                     return _control(200, self.emulator.agentcore.set_policy_storage(spec))
                 case ("PUT", ["iam", "simulation"]):
                     return _control(200, self.emulator.simulator.configure(spec))
+                case ("PUT", ["iam", "inline-policies"]):
+                    return _control(200, self.emulator.inline_policies.configure(spec))
                 case ("POST", ["faults"]):
                     return _control(200, self.emulator.faults.add(spec))
                 case ("GET", ["faults"]):

@@ -10,13 +10,25 @@ SimulatePrincipalPolicyResult, output shape SimulatePolicyResponse) and the curr
 reference, which states that the simulator returns ONE EvaluationResult per action whatever the
 number of ResourceArns: its top-level EvalDecision is the most restrictive decision across the
 resources, and per-resource decisions are in ResourceSpecificResults.
+
+Conditions: a scripted decision may carry `contextKeys` ({key: [accepted values] or null for any
+value}). As IAM does, a key the caller did not supply in `ContextEntries` makes that resource
+`implicitDeny` and is listed in `MissingContextValues`: per `ResourceSpecificResults` entry when
+ResourceArns were given (the top-level list stays empty), at the top level when the resource is
+`*`. A supplied key whose values match none of the accepted ones is an `implicitDeny` too. The
+condition sits in the permissions boundary unless `conditionIn` is `identity`, which decides
+`AllowedByPermissionsBoundary` for such a denial.
+
+Service control policies: `allowedByOrganizations: false` adds
+`OrganizationsDecisionDetail/AllowedByOrganizations=false` to the action's result (IAM reports it
+per EvaluationResult only, never per resource); such a decision must be a deny.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from awsproto import ACCOUNT_ID, AwsRequest, Response, new_request_id, query_error
@@ -27,6 +39,15 @@ _SEVERITY = {"explicitDeny": 2, "implicitDeny": 1, "allowed": 0}
 _PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):(role|user|group)/(.+)")
 _NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
 SOURCE_POLICY_TYPES = ("user", "group", "role", "aws-managed", "user-managed", "resource", "none")
+# ContextKeyTypeEnum in botocore's iam service-2.json.
+CONTEXT_KEY_TYPES = (
+    "string", "stringList", "numeric", "numericList", "boolean", "booleanList",
+    "ip", "ipList", "binary", "binaryList", "date", "dateList",
+)
+_DECISION_FIELDS = {
+    "action", "resource", "decision", "allowedByPermissionsBoundary", "matchedStatements",
+    "contextKeys", "conditionIn", "allowedByOrganizations",
+}
 
 
 @dataclass
@@ -34,6 +55,12 @@ class Scripted:
     decision: str
     allowed_by_boundary: bool
     matched: list[dict]  # [{"sourcePolicyId": ..., "sourcePolicyType": ...}]
+    # Condition keys (lower case, as IAM compares them) -> accepted values, or None for any.
+    context_keys: dict[str, list[str] | None] = field(default_factory=dict)
+    context_key_names: list[str] = field(default_factory=list)  # as scripted, for MissingContextValues
+    condition_in_boundary: bool = True
+    allowed_by_organizations: bool | None = None
+    missing: list[str] = field(default_factory=list)  # set per evaluation
 
 
 class ScriptError(ValueError):
@@ -64,8 +91,8 @@ class Simulator:
             raise ScriptError("deniesBeforeAllow must be a non-negative integer")
         script = {}
         for entry in spec.get("decisions", []):
-            if not isinstance(entry, dict) or set(entry) - {"action", "resource", "decision", "allowedByPermissionsBoundary", "matchedStatements"}:
-                raise ScriptError("each decision takes action, resource, decision, allowedByPermissionsBoundary, matchedStatements")
+            if not isinstance(entry, dict) or set(entry) - _DECISION_FIELDS:
+                raise ScriptError(f"each decision takes {', '.join(sorted(_DECISION_FIELDS))}")
             if not isinstance(entry.get("action"), str) or entry.get("decision") not in DECISIONS:
                 raise ScriptError(f"each decision needs an action and a decision in {', '.join(DECISIONS)}")
             matched = entry.get("matchedStatements", [])
@@ -74,8 +101,27 @@ class Simulator:
                 for m in matched
             ):
                 raise ScriptError(f"matchedStatements items take sourcePolicyId and sourcePolicyType ({', '.join(SOURCE_POLICY_TYPES)})")
+            context = entry.get("contextKeys", {})
+            if not isinstance(context, dict) or any(
+                not isinstance(k, str) or not (v is None or (isinstance(v, list) and all(isinstance(i, str) for i in v)))
+                for k, v in context.items()
+            ):
+                raise ScriptError("contextKeys maps condition keys to a list of accepted values, or null for any value")
+            if entry.get("conditionIn", "boundary") not in ("boundary", "identity"):
+                raise ScriptError("conditionIn must be 'boundary' or 'identity'")
+            organizations = entry.get("allowedByOrganizations")
+            if organizations is not None and not isinstance(organizations, bool):
+                raise ScriptError("allowedByOrganizations must be true or false")
+            if organizations is False and entry["decision"] == "allowed":
+                raise ScriptError("a decision denied by a service control policy (allowedByOrganizations false) cannot be 'allowed'")
             script[(entry["action"], entry.get("resource"))] = Scripted(
-                entry["decision"], bool(entry.get("allowedByPermissionsBoundary", True)), matched
+                entry["decision"],
+                bool(entry.get("allowedByPermissionsBoundary", True)),
+                matched,
+                {k.lower(): v for k, v in context.items()},
+                list(context),
+                entry.get("conditionIn", "boundary") == "boundary",
+                organizations,
             )
         with self.lock:
             self.mode, self.script, self.denies_left = mode, script, denies
@@ -109,8 +155,12 @@ class Simulator:
                 self.denies_left -= 1
             script = dict(self.script)
 
+        try:
+            context = context_entries(request)
+        except ScriptError as e:
+            return query_error(400, "InvalidInput", str(e), "iam")
         resources = request.form_members("ResourceArns")
-        results = [_evaluation(action, resources, script, propagating) for action in actions]
+        results = [_evaluation(action, resources, script, propagating, context) for action in actions]
         request_id = new_request_id()
         body = (
             f'<SimulatePrincipalPolicyResponse xmlns="{_NAMESPACE}"><SimulatePrincipalPolicyResult>'
@@ -126,35 +176,75 @@ def _principal_exists(iam_backend, kind: str, arn: str) -> bool:
     return any(entity.arn == arn for entity in entities.values())
 
 
-def _lookup(script: dict, action: str, resource: str, propagating: bool) -> Scripted:
+def context_entries(request: AwsRequest) -> dict[str, list[str]]:
+    """`ContextEntries.member.N.{ContextKeyName, ContextKeyValues.member.M, ContextKeyType}`, by
+    lower-case key name; IAM refuses an entry without a name or with an unknown type."""
+    entries: dict[int, dict] = {}
+    pattern = re.compile(r"ContextEntries\.member\.(\d+)\.(ContextKeyName|ContextKeyType|ContextKeyValues\.member\.(\d+))")
+    for key, values in request.form.items():
+        m = pattern.fullmatch(key)
+        if not m:
+            continue
+        entry = entries.setdefault(int(m.group(1)), {"values": {}})
+        if m.group(3):
+            entry["values"][int(m.group(3))] = values[0]
+        else:
+            entry[m.group(2)] = values[0]
+    context: dict[str, list[str]] = {}
+    for _, entry in sorted(entries.items()):
+        name = entry.get("ContextKeyName")
+        if not name or not 5 <= len(name) <= 256:
+            raise ScriptError("ContextEntries: ContextKeyName must be 5 to 256 characters.")
+        if entry.get("ContextKeyType") not in CONTEXT_KEY_TYPES:
+            raise ScriptError(f"ContextEntries: ContextKeyType of {name} must be one of {', '.join(CONTEXT_KEY_TYPES)}.")
+        context.setdefault(name.lower(), []).extend(v for _, v in sorted(entry["values"].items()))
+    return context
+
+
+def _lookup(script: dict, action: str, resource: str, propagating: bool, context: dict[str, list[str]]) -> Scripted:
     scripted = script.get((action, resource)) or script.get((action, None))
     if scripted is None:
         return Scripted("implicitDeny", True, [])
+    organizations = scripted.allowed_by_organizations
+    missing = [name for name in scripted.context_key_names if name.lower() not in context]
+    if missing:
+        # IAM cannot evaluate the condition: an implicit deny that names the keys.
+        boundary = False if scripted.condition_in_boundary else scripted.allowed_by_boundary
+        return Scripted("implicitDeny", boundary, [], allowed_by_organizations=organizations, missing=missing)
+    for key, accepted in scripted.context_keys.items():
+        if accepted is not None and not set(accepted) & set(context[key]):
+            boundary = False if scripted.condition_in_boundary else scripted.allowed_by_boundary
+            return Scripted("implicitDeny", boundary, [], allowed_by_organizations=organizations)
     if propagating:  # the new grant is not visible yet; the boundary is unchanged
-        return Scripted("implicitDeny", scripted.allowed_by_boundary, [])
+        return Scripted("implicitDeny", scripted.allowed_by_boundary, [], allowed_by_organizations=organizations)
     return scripted
 
 
-def _evaluation(action: str, resources: list[str], script: dict, propagating: bool) -> str:
+def _evaluation(action: str, resources: list[str], script: dict, propagating: bool, context: dict[str, list[str]]) -> str:
     """One EvaluationResult member for `action` over all requested resources."""
     if not resources:
-        # No ResourceArns means "*": a single result without ResourceSpecificResults.
-        scripted = _lookup(script, action, "*", propagating)
+        # No ResourceArns means "*": a single result without ResourceSpecificResults, and the
+        # missing context values at the top level.
+        scripted = _lookup(script, action, "*", propagating, context)
         return (
             f"<member><EvalActionName>{escape(action)}</EvalActionName><EvalResourceName>*</EvalResourceName>"
             f"<EvalDecision>{scripted.decision}</EvalDecision>{_statements(scripted.matched)}"
-            f"<MissingContextValues/>{_boundary(scripted.allowed_by_boundary)}</member>"
+            f"{_missing(scripted.missing)}{_organizations(scripted.allowed_by_organizations)}"
+            f"{_boundary(scripted.allowed_by_boundary)}</member>"
         )
-    per_resource = [(resource, _lookup(script, action, resource, propagating)) for resource in resources]
+    per_resource = [(resource, _lookup(script, action, resource, propagating, context)) for resource in resources]
     decision = max((s.decision for _, s in per_resource), key=_SEVERITY.__getitem__)
     allowed_by_boundary = all(s.allowed_by_boundary for _, s in per_resource)
     matched = [m for _, s in per_resource if s.decision == decision for m in s.matched]
     specific = "".join(
         f"<member><EvalResourceName>{escape(resource)}</EvalResourceName>"
         f"<EvalResourceDecision>{s.decision}</EvalResourceDecision>{_statements(s.matched)}"
-        f"<MissingContextValues/><EvalDecisionDetails/>{_boundary(s.allowed_by_boundary)}</member>"
+        f"{_missing(s.missing)}<EvalDecisionDetails/>{_boundary(s.allowed_by_boundary)}</member>"
         for resource, s in per_resource
     )
+    # Organizations' answer is per action: any resource an SCP denies makes it false.
+    scp = [s.allowed_by_organizations for _, s in per_resource if s.allowed_by_organizations is not None]
+    organizations = _organizations(all(scp)) if scp else ""
     # EvalResourceName names the resource when there is exactly one; for several, the API
     # reference does not say what the aggregate result carries, so it is left out (it is optional)
     # and callers have to read ResourceSpecificResults, as AWS tells them to.
@@ -163,7 +253,7 @@ def _evaluation(action: str, resources: list[str], script: dict, propagating: bo
     return (
         f"<member><EvalActionName>{escape(action)}</EvalActionName>{resource_name}"
         f"<EvalDecision>{decision}</EvalDecision>{_statements(matched)}<MissingContextValues/>"
-        f"<EvalDecisionDetails/>{_boundary(allowed_by_boundary)}"
+        f"<EvalDecisionDetails/>{organizations}{_boundary(allowed_by_boundary)}"
         f"<ResourceSpecificResults>{specific}</ResourceSpecificResults></member>"
     )
 
@@ -182,3 +272,17 @@ def _boundary(allowed: bool) -> str:
         "<PermissionsBoundaryDecisionDetail><AllowedByPermissionsBoundary>"
         f"{'true' if allowed else 'false'}</AllowedByPermissionsBoundary></PermissionsBoundaryDecisionDetail>"
     )
+
+
+def _missing(keys: list[str]) -> str:
+    return "<MissingContextValues>" + "".join(f"<member>{escape(k)}</member>" for k in keys) + "</MissingContextValues>"
+
+
+def _organizations(allowed: bool | None) -> str:
+    if allowed is None:
+        return ""
+    return (
+        "<OrganizationsDecisionDetail><AllowedByOrganizations>"
+        f"{'true' if allowed else 'false'}</AllowedByOrganizations></OrganizationsDecisionDetail>"
+    )
+

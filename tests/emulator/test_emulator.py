@@ -484,6 +484,78 @@ class EmulatorTest(unittest.TestCase):
         self.assertEqual(error_of(missing)[:2], ("NoSuchEntity", 404))
         self.assertIn("error", self.control("PUT", "/iam/simulation", {"mode": "maybe"}, expect=400))
 
+    def test_simulation_reports_missing_context_values_per_resource(self) -> None:
+        role = self.create_role()
+        memory = f"arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT}:memory/demo_memory-AbCdEf1234"
+        self.control("PUT", "/iam/simulation", {"decisions": [
+            {"action": "bedrock-agentcore:GetEvent", "decision": "allowed",
+             "contextKeys": {"aws:RequestedRegion": [REGION], "aws:PrincipalTag/Team": None}},
+        ]})
+        simulate = lambda **kw: self.iam.simulate_principal_policy(  # noqa: E731
+            PolicySourceArn=role, ActionNames=["bedrock-agentcore:GetEvent"], **kw)["EvaluationResults"][0]
+        # Nothing supplied: implicitDeny, the keys listed per resource (the top level stays empty).
+        result = simulate(ResourceArns=[memory])
+        self.assertEqual(result["EvalDecision"], "implicitDeny")
+        self.assertEqual(result["MissingContextValues"], [])
+        [specific] = result["ResourceSpecificResults"]
+        self.assertEqual(specific["EvalResourceDecision"], "implicitDeny")
+        self.assertEqual(specific["MissingContextValues"], ["aws:RequestedRegion", "aws:PrincipalTag/Team"])
+        self.assertFalse(specific["PermissionsBoundaryDecisionDetail"]["AllowedByPermissionsBoundary"])
+        # Without ResourceArns the keys are listed at the top level.
+        self.assertEqual(simulate()["MissingContextValues"], ["aws:RequestedRegion", "aws:PrincipalTag/Team"])
+        # Key names are case-insensitive; a value outside the condition is a plain implicitDeny.
+        entry = lambda name, values: {"ContextKeyName": name, "ContextKeyValues": values, "ContextKeyType": "string"}  # noqa: E731
+        supplied = simulate(ResourceArns=[memory], ContextEntries=[entry("aws:requestedregion", [REGION]), entry("aws:PrincipalTag/Team", ["pay"])])
+        self.assertEqual(supplied["EvalDecision"], "allowed")
+        self.assertEqual(supplied["ResourceSpecificResults"][0]["MissingContextValues"], [])
+        elsewhere = simulate(ResourceArns=[memory], ContextEntries=[entry("aws:RequestedRegion", ["eu-west-1"]), entry("aws:PrincipalTag/Team", ["pay"])])
+        self.assertEqual((elsewhere["EvalDecision"], elsewhere["ResourceSpecificResults"][0]["MissingContextValues"]), ("implicitDeny", []))
+
+    def test_simulation_reports_a_service_control_policy_per_action(self) -> None:
+        role = self.create_role()
+        runtime = f"arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT}:runtime/demo_agent-AbCdEf1234"
+        self.control("PUT", "/iam/simulation", {"decisions": [
+            {"action": "bedrock-agentcore:InvokeAgentRuntime", "decision": "explicitDeny", "allowedByOrganizations": False},
+            {"action": "bedrock-agentcore:GetAgentCard", "decision": "allowed"},
+        ]})
+        results = self.iam.simulate_principal_policy(
+            PolicySourceArn=role, ActionNames=["bedrock-agentcore:InvokeAgentRuntime", "bedrock-agentcore:GetAgentCard"], ResourceArns=[runtime]
+        )["EvaluationResults"]
+        self.assertEqual(results[0]["OrganizationsDecisionDetail"], {"AllowedByOrganizations": False})
+        self.assertEqual(results[0]["EvalDecision"], "explicitDeny")
+        self.assertNotIn("OrganizationsDecisionDetail", results[1])
+        refused = {"action": "x:Y", "decision": "allowed", "allowedByOrganizations": False}
+        self.assertIn("cannot be 'allowed'", self.control("PUT", "/iam/simulation", {"decisions": [refused]}, expect=400)["error"])
+
+    def test_role_names_are_case_insensitive_as_in_iam(self) -> None:
+        arn = self.create_role("lpma_Pay_Runtime")
+        role = self.iam.get_role(RoleName="LPMA_Pay_Runtime")["Role"]
+        self.assertEqual((role["RoleName"], role["Arn"]), ("lpma_Pay_Runtime", arn))
+        self.iam.put_role_policy(RoleName="LPMA_PAY_RUNTIME", PolicyName="p", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))
+        self.assertEqual(self.iam.list_role_policies(RoleName="lpma_Pay_Runtime")["PolicyNames"], ["p"])
+        trust = {"Version": "2012-10-17", "Statement": []}
+        with self.assertRaises(ClientError) as duplicate:
+            self.iam.create_role(RoleName="LPMA_pay_runtime", AssumeRolePolicyDocument=json.dumps(trust))
+        self.assertEqual(error_of(duplicate)[:2], ("EntityAlreadyExists", 409))
+
+    def test_inline_policies_can_be_returned_normalised(self) -> None:
+        self.create_role("LPMA_runtime")
+        written = {"Version": "2012-10-17", "Statement": [{"Sid": "A", "Effect": "Allow",
+                   "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}]}
+        self.iam.put_role_policy(RoleName="LPMA_runtime", PolicyName="p", PolicyDocument=json.dumps(written))
+        as_written = self.iam.get_role_policy(RoleName="LPMA_runtime", PolicyName="p")["PolicyDocument"]
+        self.assertEqual(as_written, written)  # boto3 URL-decodes and parses it
+        self.assertEqual(self.control("PUT", "/iam/inline-policies", {"normalise": True}), {"normalise": True})
+        stored = self.iam.get_role_policy(RoleName="lpma_RUNTIME", PolicyName="p")
+        self.assertEqual(stored["RoleName"], "LPMA_runtime")
+        self.assertEqual(stored["PolicyDocument"], {"Version": "2012-10-17", "Statement": {
+            "Sid": "A", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": ["arn:aws:s3:::b/*"]}})
+        with self.assertRaises(ClientError) as missing:
+            self.iam.get_role_policy(RoleName="LPMA_runtime", PolicyName="absent")
+        self.assertEqual(error_of(missing)[:2], ("NoSuchEntity", 404))
+        self.assertIn("error", self.control("PUT", "/iam/inline-policies", {"normalise": "yes"}, expect=400))
+
     def test_other_iam_calls_reach_moto(self) -> None:
         role = self.create_role("LPMA_other")
         self.assertEqual(self.iam.get_role(RoleName="LPMA_other")["Role"]["Arn"], role)

@@ -113,8 +113,12 @@ fn check_properties(bytes: &[u8]) {
             .map(|spec| (spec.targets(), spec.physical_id()));
     }
     let _ = corebound::runtime_policy::RuntimePolicySpec::old_from_request(&request);
-    let settings = corebound::memory_grant::GrantSettings::default();
-    if let Ok(grant) = corebound::memory_grant::Grant::from_request(&request, &settings) {
+    let settings = corebound::grants::GrantSettings {
+        required_role_prefix: "LPMA_".into(),
+        scope_patterns: Some(vec!["LPMA_*".into(), "demo_*".into()]),
+        ..corebound::grants::GrantSettings::default()
+    };
+    if let Ok(grant) = corebound::grants::Grant::from_request(&request, &settings) {
         let _ = (grant.document_text(), grant.physical_id());
     }
     // The generic reader, every accessor on every property.

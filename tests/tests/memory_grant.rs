@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use corebound::memory_grant::decode_policy_document;
+use corebound::grants::decode_policy_document;
 use corebound_tests::aws_calls::{self, xml_text};
 use corebound_tests::{
     binary_path, emulator, event, with_response_url, Emulator, LambdaProcess, ResponseCapture,
@@ -30,7 +30,8 @@ const MEMORY_POLICY: &str = "AgentCoreMemory-RuntimeMemoryGrant-103dd844fea8";
 const INVOKE_POLICY: &str = "AgentCoreInvoke-DispatcherInvokeGrant-103dd844fea8";
 const INVOKE: &str = "bedrock-agentcore:InvokeAgentRuntime";
 
-const MEMORY_ACTIONS: [&str; 15] = [
+const MEMORY_ACTIONS: [&str; 16] = [
+    "GetMemory",
     "CreateEvent",
     "GetEvent",
     "ListEvents",
@@ -47,7 +48,8 @@ const MEMORY_ACTIONS: [&str; 15] = [
     "StartMemoryExtractionJob",
     "ListMemoryExtractionJobs",
 ];
-const READ_ONLY_ACTIONS: [&str; 8] = [
+const READ_ONLY_ACTIONS: [&str; 9] = [
+    "GetMemory",
     "GetEvent",
     "ListEvents",
     "ListSessions",
@@ -494,7 +496,7 @@ fn local_evaluation_verifies_a_boundary_with_the_service_wildcard_and_never_gues
     assert_success(&updated);
     let verification = updated["Data"]["Verification"].as_str().unwrap();
     assert!(
-        verification.starts_with("unverified: bedrock-agentcore:GetEvent on "),
+        verification.starts_with("unverified: bedrock-agentcore:GetMemory on "),
         "{verification}"
     );
     assert!(
@@ -696,7 +698,7 @@ fn generic_custom_resource_type_is_dispatched_by_its_properties() {
 }
 
 #[test]
-fn delete_ignores_invalid_properties_and_removes_what_the_id_names() {
+fn a_delete_whose_properties_do_not_describe_the_policy_changes_nothing() {
     let (_guard, emulator) = emulator();
     role_with_boundary(emulator, &boundary_allowing(&["bedrock-agentcore:*"]));
     let capture = ResponseCapture::start();
@@ -707,11 +709,30 @@ fn delete_ignores_invalid_properties_and_removes_what_the_id_names() {
     assert_success(&created);
     assert_eq!(created["Data"]["Verification"], "skipped");
     assert_eq!(count(&emulator.operations(), "SimulatePrincipalPolicy"), 0);
+    let written = inline_policy(emulator, MEMORY_POLICY).expect("written");
 
-    let mut delete = request("delete-memory-grant.json", &capture);
-    delete["ResourceProperties"] =
-        json!({"ServiceToken": "x", "RoleName": "Not_Prefixed", "Typo": 1});
-    assert_success(&answer(&mut f, &capture, &delete));
+    // Properties that are not this grant's (invalid, another role): SUCCESS, nothing removed.
+    for properties in [
+        json!({"ServiceToken": "x", "RoleName": "Not_Prefixed", "Typo": 1}),
+        json!({"ServiceToken": "x"}),
+        json!({"ServiceToken": "x", "RoleName": "LPMA_Demo_Other", "MemoryArn": MEMORY}),
+    ] {
+        let mut delete = request("delete-memory-grant.json", &capture);
+        delete["ResourceProperties"] = properties;
+        assert_success(&answer(&mut f, &capture, &delete));
+        assert_eq!(
+            inline_policy(emulator, MEMORY_POLICY).as_ref(),
+            Some(&written)
+        );
+    }
+    assert_eq!(count(&emulator.operations(), "DeleteRolePolicy"), 0);
+
+    // The resource's own Delete removes it.
+    assert_success(&answer(
+        &mut f,
+        &capture,
+        &request("delete-memory-grant.json", &capture),
+    ));
     assert_eq!(inline_policy(emulator, MEMORY_POLICY), None);
 }
 
@@ -994,9 +1015,749 @@ fn a_new_policy_name_is_a_replacement_and_a_new_memory_arn_is_not() {
     );
     assert!(inline_policy(emulator, "LPMA_Demo_MemoryAccess").is_some());
     assert!(inline_policy(emulator, MEMORY_POLICY).is_some());
+    // CloudFormation's Delete of the old resource carries the old resource's properties.
     let mut cleanup = request("delete-memory-grant.json", &capture);
     cleanup["PhysicalResourceId"] = json!(old_id);
+    cleanup["ResourceProperties"]["MemoryArn"] = json!(other_memory);
     assert_success(&answer(&mut f, &capture, &cleanup));
     assert_eq!(inline_policy(emulator, MEMORY_POLICY), None);
     assert!(inline_policy(emulator, "LPMA_Demo_MemoryAccess").is_some());
+}
+
+// ---------------------------------------------------------------------------------------
+// Verification against real IAM answers: conditions, SCPs (issue 11)
+
+/// Every memory action allowed, but only with the context keys `keys` (accepted values, or
+/// `null` for any value), in the boundary, as bank boundaries write region conditions.
+fn script_conditional(emulator: &Emulator, keys: &Value) {
+    let decisions: Vec<Value> = memory_action_names(&MEMORY_ACTIONS)
+        .into_iter()
+        .map(|a| json!({"action": a, "decision": "allowed", "contextKeys": keys}))
+        .collect();
+    emulator.put(
+        "/_corebound/iam/simulation",
+        &json!({"mode": "scripted", "decisions": decisions}),
+    );
+}
+
+fn tag_role(emulator: &Emulator, role: &str, key: &str, value: &str) {
+    iam_ok(
+        emulator,
+        &[
+            ("Action", "TagRole"),
+            ("RoleName", role),
+            ("Tags.member.1.Key", key),
+            ("Tags.member.1.Value", value),
+        ],
+    );
+}
+
+#[test]
+fn conditions_in_the_boundary_are_evaluated_with_the_context_the_function_knows() {
+    let (_guard, emulator) = emulator();
+    role_with_boundary(emulator, &boundary_allowing(&["bedrock-agentcore:*"]));
+    tag_role(emulator, ROLE, "Team", "demo");
+    let memory_id = MEMORY.rsplit('/').next().unwrap();
+    let seeded = emulator.post(
+        "/_corebound/agentcore/memories",
+        &json!({"name": memory_id.rsplit_once('-').unwrap().0, "id": memory_id,
+            "tags": {"Environment": "dev"}}),
+    );
+    assert_eq!(seeded["arn"], MEMORY);
+    let capture = ResponseCapture::start();
+    let mut f = start(emulator, &[]);
+
+    // Region, principal and resource conditions: the function supplies every key, so the
+    // grant is verified (today: implicitDeny with MissingContextValues, rolled back, FAILED).
+    script_conditional(
+        emulator,
+        &json!({"aws:RequestedRegion": ["us-east-1"], "aws:PrincipalTag/Team": ["demo"],
+            "aws:ResourceTag/Environment": ["dev"], "aws:PrincipalAccount": ["123456789012"],
+            "aws:PrincipalArn": [format!("arn:aws:iam::123456789012:role/{ROLE}")]}),
+    );
+    let created = answer(
+        &mut f,
+        &capture,
+        &request("create-memory-grant.json", &capture),
+    );
+    assert_success(&created);
+    assert_eq!(created["Data"]["Verification"], "verified");
+    assert!(emulator
+        .operations()
+        .contains(&"ListTagsForResource".to_string()));
+
+    // A key the function cannot know: SUCCESS, unverified, naming the key; nothing undone.
+    script_conditional(
+        emulator,
+        &json!({"aws:RequestedRegion": ["us-east-1"], "aws:SourceVpc": null}),
+    );
+    let updated = answer(
+        &mut f,
+        &capture,
+        &request("update-memory-grant.json", &capture),
+    );
+    assert_success(&updated);
+    assert_eq!(
+        updated["Data"]["Verification"],
+        "unverified: condition on aws:SourceVpc"
+    );
+    assert_eq!(count(&emulator.operations(), "SimulatePrincipalPolicy"), 2);
+    let (actions, _) = granted(&inline_policy(emulator, MEMORY_POLICY).expect("kept"));
+    assert_eq!(actions, memory_action_names(&READ_ONLY_ACTIONS));
+
+    // A region the boundary does not allow is a real denial.
+    script_conditional(emulator, &json!({"aws:RequestedRegion": ["eu-west-1"]}));
+    let mut other = request("create-memory-grant.json", &capture);
+    other["LogicalResourceId"] = json!("SecondGrant");
+    let reason = failed_reason(&answer(&mut f, &capture, &other));
+    assert!(
+        reason.contains(&format!(
+            "not allowed by the permissions boundary {BOUNDARY}"
+        )),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_service_control_policy_denial_fails_at_once_without_rechecks() {
+    let (_guard, emulator) = emulator();
+    role_with_boundary(emulator, &boundary_allowing(&["bedrock-agentcore:*"]));
+    let mut decisions: Vec<Value> = memory_action_names(&MEMORY_ACTIONS)
+        .into_iter()
+        .map(|a| json!({"action": a, "decision": "allowed"}))
+        .collect();
+    decisions[4] = json!({"action": "bedrock-agentcore:DeleteEvent", "decision": "implicitDeny",
+        "allowedByOrganizations": false});
+    emulator.put(
+        "/_corebound/iam/simulation",
+        &json!({"mode": "scripted", "decisions": decisions}),
+    );
+    let capture = ResponseCapture::start();
+    let mut f = start(emulator, &[("VERIFY_ATTEMPTS", "5")]);
+    let reason = failed_reason(&answer(
+        &mut f,
+        &capture,
+        &request("create-memory-grant.json", &capture),
+    ));
+    assert!(
+        reason.contains(&format!(
+            "(checked 1 time with iam:SimulatePrincipalPolicy): bedrock-agentcore:DeleteEvent on {MEMORY}: denied by a service control policy of your organization"
+        )),
+        "{reason}"
+    );
+    assert_eq!(
+        count(&emulator.operations(), "SimulatePrincipalPolicy"),
+        1,
+        "no propagation re-checks"
+    );
+    assert_eq!(inline_policy(emulator, MEMORY_POLICY), None, "rolled back");
+}
+
+#[test]
+fn invoke_grants_take_actions_of_the_invoke_family() {
+    let (_guard, emulator) = emulator();
+    role_with_boundary(emulator, &boundary_allowing(&["bedrock-agentcore:*"]));
+    let family = [
+        "bedrock-agentcore:InvokeAgentRuntimeForUser",
+        "bedrock-agentcore:StopRuntimeSession",
+        "bedrock-agentcore:GetAgentCard",
+    ];
+    script_simulation(
+        emulator,
+        &family.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        &[],
+        0,
+    );
+    seed_runtime(emulator, RUNTIME, "READY");
+    let capture = ResponseCapture::start();
+    let mut f = start(emulator, &[]);
+
+    let mut create = request("create-invoke-grant.json", &capture);
+    create["ResourceProperties"]["Actions"] = json!([
+        "GetAgentCard",
+        "bedrock-agentcore:StopRuntimeSession",
+        "InvokeAgentRuntimeForUser"
+    ]);
+    let created = answer(&mut f, &capture, &create);
+    assert_success(&created);
+    assert_eq!(created["Data"]["Actions"], family.join(","));
+    assert_eq!(created["Data"]["Verification"], "verified");
+    let (actions, _) = granted(&inline_policy(emulator, INVOKE_POLICY).unwrap());
+    assert_eq!(actions, family);
+
+    let before = emulator.operations().len();
+    for refused in ["bedrock-agentcore:PutResourcePolicy", "bedrock-agentcore:*"] {
+        let mut bad = request("create-invoke-grant.json", &capture);
+        bad["LogicalResourceId"] = json!("Refused");
+        bad["ResourceProperties"]["Actions"] = json!([refused]);
+        let reason = failed_reason(&answer(&mut f, &capture, &bad));
+        assert!(
+            reason.starts_with(&format!("property Actions has value \"{refused}\"; expected actions of the AgentCore invoke family only")),
+            "{reason}"
+        );
+    }
+    assert_eq!(
+        emulator.operations().len(),
+        before,
+        "refused before any AWS call"
+    );
+}
+
+#[test]
+fn memory_grants_include_get_memory_for_the_sdk() {
+    let (_guard, emulator) = emulator();
+    role_with_boundary(emulator, &boundary_allowing(&["bedrock-agentcore:*"]));
+    let capture = ResponseCapture::start();
+    let mut f = start(emulator, &[]);
+    let mut create = request("create-memory-grant.json", &capture);
+    create["ResourceProperties"]["Access"] = json!("ReadOnly");
+    create["ResourceProperties"]["Verify"] = json!("false");
+    assert_success(&answer(&mut f, &capture, &create));
+    let (actions, _) = granted(&inline_policy(emulator, MEMORY_POLICY).unwrap());
+    assert!(
+        actions.contains(&"bedrock-agentcore:GetMemory".to_string()),
+        "{actions:?}"
+    );
+
+    let mut explicit = request("update-memory-grant.json", &capture);
+    explicit["ResourceProperties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Access");
+    explicit["ResourceProperties"]["Actions"] = json!(["GetMemory", "RetrieveMemoryRecords"]);
+    explicit["ResourceProperties"]["Verify"] = json!("false");
+    explicit["OldResourceProperties"]["Verify"] = json!("false");
+    assert_success(&answer(&mut f, &capture, &explicit));
+    let (actions, _) = granted(&inline_policy(emulator, MEMORY_POLICY).unwrap());
+    assert_eq!(
+        actions,
+        vec![
+            "bedrock-agentcore:GetMemory",
+            "bedrock-agentcore:RetrieveMemoryRecords"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Provable ownership (issue 10), scope (issue 16)
+
+const GUARDRAIL: &str = "SecurityGuardrailDeny";
+
+fn guardrail() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Sid": "DenyOutsideOrg", "Effect": "Deny",
+        "Action": "*", "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]})
+}
+
+fn put_inline(emulator: &Emulator, role: &str, name: &str, document: &Value) {
+    iam_ok(
+        emulator,
+        &[
+            ("Action", "PutRolePolicy"),
+            ("RoleName", role),
+            ("PolicyName", name),
+            ("PolicyDocument", &document.to_string()),
+        ],
+    );
+}
+
+#[test]
+fn a_crafted_delete_never_removes_a_policy_corebound_did_not_write() {
+    let (_guard, emulator) = emulator();
+    role_with_boundary(emulator, &boundary_allowing(&["bedrock-agentcore:*"]));
+    put_inline(emulator, ROLE, GUARDRAIL, &guardrail());
+    let capture = ResponseCapture::start();
+    let mut f = start(emulator, &[]);
+    let crafted_id = format!("{ROLE}|{GUARDRAIL}");
+    let fixture_puts = count(&emulator.operations(), "PutRolePolicy");
+
+    // Empty properties, then properties that name the policy: both SUCCESS, nothing removed.
+    let mut empty = request("delete-memory-grant.json", &capture);
+    empty["PhysicalResourceId"] = json!(crafted_id);
+    empty["ResourceProperties"] = json!({"ServiceToken": empty["ServiceToken"]});
+    let mut named = request("delete-memory-grant.json", &capture);
+    named["PhysicalResourceId"] = json!(crafted_id);
+    named["ResourceProperties"]["PolicyName"] = json!(GUARDRAIL);
+    for crafted in [empty, named] {
+        let answer = answer(&mut f, &capture, &crafted);
+        assert_success(&answer);
+        assert_eq!(answer["PhysicalResourceId"], crafted_id.as_str());
+    }
+    assert_eq!(inline_policy(emulator, GUARDRAIL), Some(guardrail()));
+    assert_eq!(count(&emulator.operations(), "DeleteRolePolicy"), 0);
+    assert!(
+        f.wait_for_output("inline policy left as it is", Duration::from_secs(5)),
+        "the skip is logged: {}",
+        f.output()
+    );
+
+    // Nor through an in-place Update that names it: FAILED, the Deny untouched.
+    let mut update = request("update-memory-grant.json", &capture);
+    update["PhysicalResourceId"] = json!(crafted_id);
+    update["ResourceProperties"]["PolicyName"] = json!(GUARDRAIL);
+    update["OldResourceProperties"]["PolicyName"] = json!(GUARDRAIL);
+    let reason = failed_reason(&answer(&mut f, &capture, &update));
+    assert!(reason.contains("not corebound's shape"), "{reason}");
+    assert_eq!(inline_policy(emulator, GUARDRAIL), Some(guardrail()));
+    assert_eq!(count(&emulator.operations(), "PutRolePolicy"), fixture_puts);
+}
+
+#[test]
+fn two_owners_of_one_policy_name_the_second_fails_naming_the_first() {
+    let (_guard, emulator) = emulator();
+    role_with_boundary(emulator, &boundary_allowing(&["bedrock-agentcore:*"]));
+    let capture = ResponseCapture::start();
+    let mut f = start(emulator, &[]);
+    let shared = |logical: &str| {
+        let mut r = request("create-memory-grant.json", &capture);
+        r["LogicalResourceId"] = json!(logical);
+        r["ResourceProperties"]["PolicyName"] = json!("Shared");
+        r["ResourceProperties"]["Verify"] = json!("false");
+        r
+    };
+
+    let first = answer(&mut f, &capture, &shared("FirstGrant"));
+    assert_success(&first);
+    let owner = first["Data"]["OwnerId"].as_str().unwrap().to_string();
+    assert_eq!(owner.len(), 12);
+    let written = inline_policy(emulator, "Shared").unwrap();
+    assert_eq!(
+        written["Statement"][0]["Sid"],
+        format!("AgentCoreMemoryDataPlane{owner}"),
+        "the owner is recorded in the Sid"
+    );
+
+    // CloudFormation retries the same Create: still SUCCESS.
+    let retried = answer(&mut f, &capture, &shared("FirstGrant"));
+    assert_success(&retried);
+    assert_eq!(retried["PhysicalResourceId"], first["PhysicalResourceId"]);
+
+    // Another resource asks for the same role and PolicyName, identical content: FAILED.
+    let second = shared("SecondGrant");
+    let reason = failed_reason(&answer(&mut f, &capture, &second));
+    assert!(
+        reason.contains(&format!("another corebound resource, owner id {owner}")),
+        "{reason}"
+    );
+    assert_eq!(inline_policy(emulator, "Shared").unwrap(), written);
+
+    // The second owner's Delete (even with the first's physical id) leaves the policy alone.
+    let mut delete_second = request("delete-memory-grant.json", &capture);
+    delete_second["LogicalResourceId"] = json!("SecondGrant");
+    delete_second["PhysicalResourceId"] = first["PhysicalResourceId"].clone();
+    delete_second["ResourceProperties"]["PolicyName"] = json!("Shared");
+    assert_success(&answer(&mut f, &capture, &delete_second));
+    assert_eq!(inline_policy(emulator, "Shared").unwrap(), written);
+
+    // The owner's Delete removes it.
+    let mut delete_first = delete_second.clone();
+    delete_first["LogicalResourceId"] = json!("FirstGrant");
+    delete_first["RequestId"] = json!("memory-grant-test-delete-first");
+    assert_success(&answer(&mut f, &capture, &delete_first));
+    assert_eq!(inline_policy(emulator, "Shared"), None);
+}
+
+#[test]
+fn an_empty_role_prefix_is_refused_and_nothing_is_changed() {
+    let (_guard, emulator) = emulator();
+    aws_calls::fixtures::create_role(emulator, "AgentCoreRuntimeRole", &[]);
+    let capture = ResponseCapture::start();
+    for prefix in ["", " "] {
+        let mut f = start(emulator, &[("REQUIRED_ROLE_PREFIX", prefix)]);
+        let mut create = request("create-memory-grant.json", &capture);
+        create["ResourceProperties"]["RoleName"] = json!("AgentCoreRuntimeRole");
+        create["ResourceProperties"]["Verify"] = json!("false");
+        let reason = failed_reason(&answer(&mut f, &capture, &create));
+        assert!(
+            reason.contains("REQUIRED_ROLE_PREFIX is \"\"; expected the start of an IAM role name"),
+            "{reason}"
+        );
+        let mut delete = request("delete-memory-grant.json", &capture);
+        delete["PhysicalResourceId"] =
+            json!("AgentCoreRuntimeRole|AgentCoreMemory-RuntimeMemoryGrant-103dd844fea8");
+        delete["ResourceProperties"]["RoleName"] = json!("AgentCoreRuntimeRole");
+        // The protocol's rule for an invalid setting: a Delete is FAILED too, nothing deleted.
+        let reason = failed_reason(&answer(&mut f, &capture, &delete));
+        assert!(reason.contains("REQUIRED_ROLE_PREFIX"), "{reason}");
+    }
+    let operations = emulator.operations();
+    assert_eq!(count(&operations, "PutRolePolicy"), 0, "{operations:?}");
+    assert_eq!(count(&operations, "DeleteRolePolicy"), 0, "{operations:?}");
+}
+
+#[test]
+fn the_role_prefix_is_checked_on_the_name_iam_stores() {
+    let (_guard, emulator) = emulator();
+    // IAM role names are case-insensitive: LPMA_Demo_Lower finds this role.
+    aws_calls::fixtures::create_role(emulator, "lpma_Demo_Lower", &[]);
+    let capture = ResponseCapture::start();
+    let mut f = start(emulator, &[]);
+    let mut create = request("create-memory-grant.json", &capture);
+    create["ResourceProperties"]["RoleName"] = json!("LPMA_Demo_Lower");
+    create["ResourceProperties"]["Verify"] = json!("false");
+    let reason = failed_reason(&answer(&mut f, &capture, &create));
+    assert!(
+        reason.starts_with("property RoleName has value \"LPMA_Demo_Lower\"; expected a role whose name as IAM stores it passes the role rules")
+            && reason.contains("stored as lpma_Demo_Lower"),
+        "{reason}"
+    );
+    assert_eq!(count(&emulator.operations(), "PutRolePolicy"), 0);
+}
+
+#[test]
+fn targets_outside_the_scope_are_refused_and_their_deletes_change_nothing() {
+    let (_guard, emulator) = emulator();
+    role_with_boundary(emulator, &boundary_allowing(&["bedrock-agentcore:*"]));
+    aws_calls::fixtures::create_role(emulator, "LPMA_Pay_Runtime", &[]);
+    let capture = ResponseCapture::start();
+    let scope = "LPMA_Demo_*,corebound_demo_*";
+    let mut f = start(emulator, &[("SCOPE_PATTERNS", scope)]);
+    let fixture_calls = emulator.operations().len();
+
+    let mut other_role = request("create-memory-grant.json", &capture);
+    other_role["ResourceProperties"]["RoleName"] = json!("LPMA_Pay_Runtime");
+    let reason = failed_reason(&answer(&mut f, &capture, &other_role));
+    assert_eq!(
+        reason,
+        format!("role LPMA_Pay_Runtime is outside this corebound deployment's scope: its name matches none of the SCOPE_PATTERNS {scope}; grant only roles of this application, or add a pattern to the corebound stack's parameter ScopePatterns")
+    );
+    let mut other_memory = request("create-memory-grant.json", &capture);
+    other_memory["ResourceProperties"]["MemoryArn"] =
+        json!(MEMORY.replace("corebound_demo_memory", "pay_memory"));
+    let reason = failed_reason(&answer(&mut f, &capture, &other_memory));
+    assert!(
+        reason.starts_with("memory pay_memory is outside this corebound deployment's scope")
+            && reason.contains("ScopePatterns"),
+        "{reason}"
+    );
+    let mut other_runtime = request("create-invoke-grant.json", &capture);
+    other_runtime["ResourceProperties"]["RuntimeArn"] =
+        json!(RUNTIME.replace("corebound_demo_agent", "pay_agent"));
+    let reason = failed_reason(&answer(&mut f, &capture, &other_runtime));
+    assert!(
+        reason.starts_with("runtime pay_agent is outside this corebound deployment's scope"),
+        "{reason}"
+    );
+    assert_eq!(emulator.operations().len(), fixture_calls, "no AWS call");
+
+    // A grant written before the scope excluded its role: the Delete answers SUCCESS and
+    // leaves it (a scope change never blocks a stack deletion, and never widens a Delete).
+    let mut unscoped = start(emulator, &[]);
+    let mut create = request("create-memory-grant.json", &capture);
+    create["ResourceProperties"]["RoleName"] = json!("LPMA_Pay_Runtime");
+    create["ResourceProperties"]["Verify"] = json!("false");
+    let created = answer(&mut unscoped, &capture, &create);
+    assert_success(&created);
+    let mut delete = request("delete-memory-grant.json", &capture);
+    delete["PhysicalResourceId"] = created["PhysicalResourceId"].clone();
+    delete["ResourceProperties"]["RoleName"] = json!("LPMA_Pay_Runtime");
+    assert_success(&answer(&mut f, &capture, &delete));
+    assert_eq!(count(&emulator.operations(), "DeleteRolePolicy"), 0);
+    let still = iam(
+        emulator,
+        &[
+            ("Action", "GetRolePolicy"),
+            ("RoleName", "LPMA_Pay_Runtime"),
+            ("PolicyName", MEMORY_POLICY),
+        ],
+    );
+    assert!(still.is_ok(), "{still:?}");
+}
+
+#[test]
+fn a_normalised_read_back_is_the_same_policy() {
+    let (_guard, emulator) = emulator();
+    role_with_boundary(emulator, &boundary_allowing(&["bedrock-agentcore:*"]));
+    script_simulation(emulator, &memory_action_names(&MEMORY_ACTIONS), &[], 0);
+    emulator.put(
+        "/_corebound/iam/inline-policies",
+        &json!({"normalise": true}),
+    );
+    let capture = ResponseCapture::start();
+    let mut f = start(emulator, &[]);
+    let created = answer(
+        &mut f,
+        &capture,
+        &request("create-memory-grant.json", &capture),
+    );
+    assert_success(&created);
+    assert_eq!(created["Data"]["Verification"], "verified");
+    // Retry, update and delete all recognise the normalised document as this resource's.
+    assert_success(&answer(
+        &mut f,
+        &capture,
+        &request("create-memory-grant.json", &capture),
+    ));
+    assert_success(&answer(
+        &mut f,
+        &capture,
+        &request("update-memory-grant.json", &capture),
+    ));
+    assert_success(&answer(
+        &mut f,
+        &capture,
+        &request("delete-memory-grant.json", &capture),
+    ));
+    assert_eq!(inline_policy(emulator, MEMORY_POLICY), None);
+}
+
+// ---------------------------------------------------------------------------------------
+// Model-based property test: no sequence of requests changes a policy that is not the
+// acting resource's own (issue 10). `GRANTS_MODEL_STEPS` (default 40) and
+// `GRANTS_MODEL_SEED` make longer or other runs.
+
+/// xorshift64*: small, seeded, reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const MODEL_ROLES: [&str; 2] = ["LPMA_Demo_ModelA", "LPMA_Demo_ModelB"];
+
+/// Every inline policy of the model's roles: (role, policy name) -> document.
+fn all_inline_policies(emulator: &Emulator) -> std::collections::BTreeMap<(String, String), Value> {
+    let mut all = std::collections::BTreeMap::new();
+    for role in MODEL_ROLES {
+        let listed = iam_ok(
+            emulator,
+            &[("Action", "ListRolePolicies"), ("RoleName", role)],
+        );
+        for name in listed.split("<member>").skip(1) {
+            let name = name.split("</member>").next().unwrap().to_string();
+            let body = iam_ok(
+                emulator,
+                &[
+                    ("Action", "GetRolePolicy"),
+                    ("RoleName", role),
+                    ("PolicyName", &name),
+                ],
+            );
+            let document =
+                decode_policy_document(&xml_text(&body, "PolicyDocument").unwrap()).unwrap();
+            all.insert((role.to_string(), name), document);
+        }
+    }
+    all
+}
+
+#[derive(Clone, Debug)]
+struct Live {
+    properties: Value,
+    physical_id: String,
+}
+
+fn key_of(physical_id: &str) -> (String, String) {
+    let (role, policy) = physical_id.split_once('|').unwrap();
+    (role.to_string(), policy.to_string())
+}
+
+#[test]
+fn model_random_requests_never_change_a_policy_that_is_not_the_actors_own() {
+    let steps: usize = std::env::var("GRANTS_MODEL_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let seed: u64 = std::env::var("GRANTS_MODEL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5eed_c0de);
+    let (_guard, emulator) = emulator();
+    for role in MODEL_ROLES {
+        aws_calls::fixtures::create_role(emulator, role, &[]);
+        put_inline(emulator, role, GUARDRAIL, &guardrail());
+        put_inline(
+            emulator,
+            role,
+            "PlatformS3",
+            &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": "s3:GetObject", "Resource": "arn:aws:s3:::platform/*"}]}),
+        );
+    }
+    let foreign = all_inline_policies(emulator);
+    let capture = ResponseCapture::start();
+    let mut f = start(emulator, &[]);
+    let memories = [
+        MEMORY.to_string(),
+        MEMORY.replace("a1B2c3D4e5", "Zz9Yy8Xx7W"),
+    ];
+    let policy_names: [Option<&str>; 4] =
+        [None, Some("Common"), Some(GUARDRAIL), Some("PlatformS3")];
+    let mut live: Vec<Option<Live>> = vec![None, None, None];
+    let mut rng = Rng(seed | 1);
+    let mut successes = 0;
+    // Which model resource wrote each policy that is not foreign (a crafted Update may be a
+    // replacement, which writes a new policy of the actor's own).
+    let mut owners: std::collections::BTreeMap<(String, String), usize> =
+        std::collections::BTreeMap::new();
+
+    for step in 0..steps {
+        let before = all_inline_policies(emulator);
+        let actor = rng.below(live.len());
+        let logical = format!("ModelGrant{actor}");
+        let mut properties = json!({
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:corebound-MemoryGrantFunction",
+            "RoleName": rng.pick(&MODEL_ROLES),
+            "MemoryArn": rng.pick(&memories),
+            "Access": *rng.pick(&["ReadOnly", "ReadWrite"]),
+            "Verify": "false",
+        });
+        if let Some(name) = rng.pick(&policy_names) {
+            properties["PolicyName"] = json!(name);
+        }
+        let kind = rng.below(4);
+        let mut r = request("create-memory-grant.json", &capture);
+        r["LogicalResourceId"] = json!(logical);
+        // Keys the acting resource may legitimately change in this step.
+        let mut own: Vec<(String, String)> = owners
+            .iter()
+            .filter(|(_, owner)| **owner == actor)
+            .map(|(key, _)| key.clone())
+            .collect();
+        let description;
+        match (kind, live[actor].clone()) {
+            (0, None) | (1, None) => {
+                description = format!("Create {properties}");
+                r["ResourceProperties"] = properties.clone();
+                let a = answer(&mut f, &capture, &r);
+                if a["Status"] == "SUCCESS" {
+                    let id = a["PhysicalResourceId"].as_str().unwrap().to_string();
+                    assert!(
+                        !before.contains_key(&key_of(&id))
+                            || owners.get(&key_of(&id)) == Some(&actor),
+                        "step {step}: a Create adopted a policy it did not write: {description}"
+                    );
+                    own.push(key_of(&id));
+                    live[actor] = Some(Live {
+                        properties,
+                        physical_id: id,
+                    });
+                    successes += 1;
+                }
+            }
+            (0, Some(current)) | (1, Some(current)) => {
+                description = format!("Update {} -> {properties}", current.properties);
+                r["RequestType"] = json!("Update");
+                r["PhysicalResourceId"] = json!(current.physical_id);
+                r["OldResourceProperties"] = current.properties.clone();
+                r["ResourceProperties"] = properties.clone();
+                let a = answer(&mut f, &capture, &r);
+                own.push(key_of(&current.physical_id));
+                if a["Status"] == "SUCCESS" {
+                    let id = a["PhysicalResourceId"].as_str().unwrap().to_string();
+                    own.push(key_of(&id));
+                    if id != current.physical_id {
+                        // Replacement: CloudFormation deletes the old resource.
+                        let mut delete = request("delete-memory-grant.json", &capture);
+                        delete["LogicalResourceId"] = json!(logical);
+                        delete["PhysicalResourceId"] = json!(current.physical_id);
+                        delete["ResourceProperties"] = current.properties.clone();
+                        assert_success(&answer(&mut f, &capture, &delete));
+                    }
+                    live[actor] = Some(Live {
+                        properties,
+                        physical_id: id,
+                    });
+                    successes += 1;
+                }
+            }
+            (2, Some(current)) => {
+                description = format!("Delete {}", current.properties);
+                let mut delete = request("delete-memory-grant.json", &capture);
+                delete["LogicalResourceId"] = json!(logical);
+                delete["PhysicalResourceId"] = json!(current.physical_id);
+                delete["ResourceProperties"] = current.properties.clone();
+                assert_success(&answer(&mut f, &capture, &delete));
+                let key = key_of(&current.physical_id);
+                assert!(
+                    !all_inline_policies(emulator).contains_key(&key),
+                    "step {step}: the owner's Delete removes its policy"
+                );
+                own.push(key);
+                live[actor] = None;
+            }
+            _ => {
+                // A crafted Delete or Update by `actor` naming any policy there is.
+                let keys: Vec<&(String, String)> = before.keys().collect();
+                let (role, policy) = (*rng.pick(&keys)).clone();
+                let target = format!("{role}|{policy}");
+                let crafted_properties = match rng.below(3) {
+                    0 => json!({"ServiceToken": "x"}),
+                    1 => {
+                        let mut p = properties.clone();
+                        p["RoleName"] = json!(role);
+                        p["PolicyName"] = json!(policy);
+                        p
+                    }
+                    _ => properties.clone(),
+                };
+                description = format!("crafted request on {target} with {crafted_properties}");
+                if rng.below(2) == 0 {
+                    let mut delete = request("delete-memory-grant.json", &capture);
+                    delete["LogicalResourceId"] = json!(logical);
+                    delete["PhysicalResourceId"] = json!(target);
+                    delete["ResourceProperties"] = crafted_properties;
+                    assert_success(&answer(&mut f, &capture, &delete));
+                } else {
+                    r["RequestType"] = json!("Update");
+                    r["PhysicalResourceId"] = json!(target);
+                    r["OldResourceProperties"] = crafted_properties.clone();
+                    r["ResourceProperties"] = crafted_properties.clone();
+                    let a = answer(&mut f, &capture, &r);
+                    // Sent with the actor's own ids it is the actor's Update: keep the model
+                    // in step with what its policy now says.
+                    if let Some(current) = live[actor].as_mut() {
+                        if a["Status"] == "SUCCESS"
+                            && a["PhysicalResourceId"] == json!(current.physical_id)
+                        {
+                            current.properties = crafted_properties;
+                        }
+                    }
+                }
+                // What the actor itself owns may change; nothing else.
+                if let Some(current) = &live[actor] {
+                    own.push(key_of(&current.physical_id));
+                }
+            }
+        }
+        let after = all_inline_policies(emulator);
+        for key in after.keys() {
+            if !before.contains_key(key) {
+                owners.insert(key.clone(), actor);
+                own.push(key.clone());
+            }
+        }
+        owners.retain(|key, _| after.contains_key(key));
+        for (key, document) in before.iter().chain(after.iter()) {
+            if own.contains(key) {
+                continue;
+            }
+            assert_eq!(
+                before.get(key),
+                after.get(key),
+                "step {step} (seed {seed}): {description} changed {key:?} ({document})"
+            );
+        }
+        for (key, document) in &foreign {
+            assert_eq!(
+                after.get(key),
+                Some(document),
+                "step {step} (seed {seed}): {description}: foreign policy {key:?} changed"
+            );
+        }
+    }
+    assert!(successes > 0, "the sequence exercised successful writes");
 }

@@ -6,8 +6,9 @@
 
 use aws_sdk_iam::Client;
 use corebound::aws::AwsFailure;
+use corebound::grants::verification::ContextEntry;
+use corebound::grants::{decode_policy_document, SimulatedDecision, SimulatedResult};
 use corebound::iam_evaluation::{PolicyKind, PolicySource};
-use corebound::memory_grant::{decode_policy_document, SimulatedDecision, SimulatedResult};
 use corebound::{Error, Result};
 use serde_json::Value;
 
@@ -17,11 +18,15 @@ pub struct Iam {
     role_prefix: String,
 }
 
-/// What GetRole says about a role that matters for verification.
+/// What GetRole says about a role that matters for the checks and verification.
 #[derive(Clone, Debug)]
 pub struct RoleFacts {
+    /// The role's name as IAM stores it (role names are case-insensitive in IAM, so this may
+    /// differ in letter case from the name asked for).
+    pub name: String,
     pub arn: String,
     pub boundary_arn: Option<String>,
+    pub tags: Vec<(String, String)>,
 }
 
 /// The policies that decide what a role may do, as the local evaluator takes them.
@@ -100,12 +105,42 @@ impl Iam {
             message: "GetRole returned no role".into(),
         })?;
         Ok(RoleFacts {
+            name: role.role_name().to_string(),
             arn: role.arn().to_string(),
             boundary_arn: role
                 .permissions_boundary()
                 .and_then(|b| b.permissions_boundary_arn())
                 .map(str::to_string),
+            tags: role
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
         })
+    }
+
+    /// GetRole with a Reason on failure; `Ok(None)` when the role does not exist.
+    pub async fn find_role(&self, role: &str) -> Result<Option<RoleFacts>> {
+        match self.get_role(role).await {
+            Ok(facts) => Ok(Some(facts)),
+            Err(f) if f.is("NoSuchEntity") => Ok(None),
+            Err(f) => Err(self.translate("GetRole", role, f)),
+        }
+    }
+
+    /// GetRole for a Create or Update: the role must exist.
+    pub async fn existing_role(&self, role: &str) -> Result<RoleFacts> {
+        match self.find_role(role).await? {
+            Some(facts) => Ok(facts),
+            None => Err(self.translate(
+                "GetRole",
+                role,
+                AwsFailure {
+                    code: Some("NoSuchEntity".into()),
+                    message: format!("The role with name {role} cannot be found."),
+                },
+            )),
+        }
     }
 
     /// `iam:SimulatePrincipalPolicy` for the role, one result per (action, resource).
@@ -114,7 +149,22 @@ impl Iam {
         role_arn: &str,
         actions: &[String],
         resources: &[String],
+        context: &[ContextEntry],
     ) -> std::result::Result<Vec<SimulatedResult>, AwsFailure> {
+        let context: Vec<aws_sdk_iam::types::ContextEntry> = context
+            .iter()
+            .map(|entry| {
+                aws_sdk_iam::types::ContextEntry::builder()
+                    .context_key_name(&entry.key)
+                    .set_context_key_values(Some(entry.values.clone()))
+                    .context_key_type(if entry.values.len() == 1 {
+                        aws_sdk_iam::types::ContextKeyTypeEnum::String
+                    } else {
+                        aws_sdk_iam::types::ContextKeyTypeEnum::StringList
+                    })
+                    .build()
+            })
+            .collect();
         let mut results = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -124,6 +174,7 @@ impl Iam {
                 .policy_source_arn(role_arn)
                 .set_action_names(Some(actions.to_vec()))
                 .set_resource_arns(Some(resources.to_vec()))
+                .set_context_entries(Some(context.clone()))
                 .set_marker(marker.take())
                 .send()
                 .await
@@ -133,6 +184,12 @@ impl Iam {
                 let top_boundary = result
                     .permissions_boundary_decision_detail()
                     .map(|d| d.allowed_by_permissions_boundary());
+                // Organizations' answer exists per action only; missing context values are
+                // listed per resource when ResourceArns were given, else at the top level.
+                let organizations = result
+                    .organizations_decision_detail()
+                    .map(|d| d.allowed_by_organizations());
+                let top_missing = result.missing_context_values().to_vec();
                 let specific = result.resource_specific_results();
                 if specific.is_empty() {
                     results.push(SimulatedResult {
@@ -141,9 +198,17 @@ impl Iam {
                         decision: SimulatedDecision::parse(result.eval_decision().as_str()),
                         allowed_by_boundary: top_boundary,
                         matched_policies: policy_ids(result.matched_statements()),
+                        missing_context: top_missing.clone(),
+                        allowed_by_organizations: organizations,
                     });
                 }
                 for r in specific {
+                    let mut missing = r.missing_context_values().to_vec();
+                    for key in &top_missing {
+                        if !missing.contains(key) {
+                            missing.push(key.clone());
+                        }
+                    }
                     results.push(SimulatedResult {
                         action: action.to_string(),
                         resource: r.eval_resource_name().to_string(),
@@ -153,6 +218,8 @@ impl Iam {
                             .map(|d| d.allowed_by_permissions_boundary())
                             .or(top_boundary),
                         matched_policies: policy_ids(r.matched_statements()),
+                        missing_context: missing,
+                        allowed_by_organizations: organizations,
                     });
                 }
             }

@@ -3,53 +3,63 @@
 //!
 //! Every write is read back and compared, then verified. A write that fails any of that is
 //! undone before the request is answered: the role gets back exactly the inline policy it had
-//! before (none, on a Create), so a FAILED answer never leaves a grant behind.
+//! before (none, on a Create), so a FAILED answer never leaves a grant behind. What a request
+//! may write or delete is decided from what IAM stores ([`corebound::grants::ownership`]), never
+//! from the request's word alone.
 
 use std::time::Duration;
 
 use corebound::custom_resource::{CustomResource, Outcome, Request};
-use corebound::memory_grant::{
-    parse_physical_id, same_document, verification_value, Grant, GrantSettings,
+use corebound::grants::ownership::{may_delete, may_write};
+use corebound::grants::verification::{context_entries, CallContext};
+use corebound::grants::{
+    check_stored_role_name, parse_physical_id, same_document, verification_value, Grant,
+    GrantSettings,
 };
 use corebound::{Error, Result};
 
-use crate::iam::Iam;
-use crate::runtimes::Runtimes;
+use crate::agentcore::AgentCore;
+use crate::iam::{Iam, RoleFacts};
 use tokio::time::Instant;
 
 use crate::verification::{verify, Verified};
 
 pub struct Grants {
     iam: Iam,
-    runtimes: Runtimes,
-    /// Always `Ok` when built by `main`: invalid settings never reach the resource, the
-    /// protocol answers every request FAILED naming the variable instead
-    /// (`corebound::custom_resource::serve`).
-    settings: std::result::Result<GrantSettings, String>,
+    agentcore: AgentCore,
+    /// Valid settings: invalid ones never reach the resource, the protocol answers every
+    /// request FAILED naming the variable instead (`corebound::custom_resource::serve`).
+    settings: GrantSettings,
 }
 
 /// Whose inline policy the name may already stand for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 enum Claim {
-    /// A Create or a replacement: an existing, different policy of that name is someone else's.
+    /// A Create or a replacement: only an absent policy, or this resource's own (a retry).
     New,
-    /// An in-place Update: the policy is this resource's.
-    Owned,
+    /// An in-place Update: also an owner-less policy of an earlier version that is exactly
+    /// what `previous` (the OldResourceProperties) describes.
+    Owned { previous: Option<Box<Grant>> },
 }
 
 impl Grants {
-    pub fn new(iam: Iam, runtimes: Runtimes, settings: Result<GrantSettings>) -> Self {
+    pub fn new(iam: Iam, agentcore: AgentCore, settings: GrantSettings) -> Self {
         Grants {
             iam,
-            runtimes,
-            settings: settings.map_err(|e| e.to_string()),
+            agentcore,
+            settings,
         }
     }
 
     fn settings(&self) -> Result<&GrantSettings> {
-        self.settings
-            .as_ref()
-            .map_err(|why| Error::Config(why.trim_start_matches("configuration: ").to_string()))
+        Ok(&self.settings)
+    }
+
+    /// The role as IAM stores it; its stored name must pass the role rules too.
+    async fn role(&self, grant: &Grant, settings: &GrantSettings) -> Result<RoleFacts> {
+        let role = self.iam.existing_role(&grant.role_name).await?;
+        check_stored_role_name(&grant.role_name, &role.name, settings)?;
+        Ok(role)
     }
 
     /// Write the grant, read it back, verify it; undo on any failure after the write.
@@ -61,27 +71,19 @@ impl Grants {
         settings: &GrantSettings,
         deadline: Option<Instant>,
     ) -> Result<String> {
+        let role = self.role(grant, settings).await?;
         if let Some(runtime) = &grant.require_ready {
-            self.runtimes.require_ready(runtime).await?;
+            self.agentcore.require_ready(runtime).await?;
         }
         let before = self
             .iam
             .get_role_policy(&grant.role_name, &grant.policy_name)
             .await?;
-        if claim == Claim::New {
-            if let Some(existing) = &before {
-                if !same_document(existing, &grant.document()) {
-                    return Err(Error::invalid(
-                        "PolicyName",
-                        serde_json::Value::from(grant.policy_name.clone()).to_string(),
-                        format!(
-                            "a name not already used on role {}: an inline policy of that name exists there with another document and is not this resource's; choose another PolicyName (or leave it out for a generated one)",
-                            grant.role_name
-                        ),
-                    ));
-                }
-            }
-        }
+        let previous = match &claim {
+            Claim::New => None,
+            Claim::Owned { previous } => previous.as_deref(),
+        };
+        may_write(before.as_deref(), grant, previous).map_err(Error::Rule)?;
 
         if let Err(error) = self
             .iam
@@ -101,7 +103,19 @@ impl Grants {
             if !grant.verify {
                 return Ok(verification_value(None, false));
             }
-            match verify(&self.iam, grant, settings, deadline).await {
+            let target_tags = self
+                .agentcore
+                .tags(&grant.target.arn, &grant.target.region)
+                .await;
+            let context = context_entries(
+                grant,
+                &CallContext {
+                    role_arn: &role.arn,
+                    role_tags: &role.tags,
+                    target_tags: target_tags.as_deref(),
+                },
+            );
+            match verify(&self.iam, grant, &role, &context, settings, deadline).await {
                 Verified::Yes => Ok(verification_value(None, true)),
                 Verified::Unverified(why) => Ok(verification_value(Some(&why), true)),
                 Verified::No(reason) => Err(Error::Rule(reason)),
@@ -130,7 +144,7 @@ impl Grants {
                 .await?;
             if read_back
                 .as_deref()
-                .is_some_and(|text| same_document(text, &document))
+                .is_some_and(|text| same_document(text, &document, &grant.stack.partition))
             {
                 tracing::info!(role = %grant.role_name, policy = %grant.policy_name, "inline policy written and read back");
                 return Ok(());
@@ -154,7 +168,7 @@ impl Grants {
         let (role, policy) = (&grant.role_name, &grant.policy_name);
         let restored = match before {
             None => self.iam.delete_role_policy(role, policy).await,
-            Some(text) => match corebound::memory_grant::decode_policy_document(text) {
+            Some(text) => match corebound::grants::decode_policy_document(text) {
                 Ok(document) => {
                     self.iam
                         .put_role_policy(role, policy, &document.to_string())
@@ -195,6 +209,45 @@ impl Grants {
             .with("PolicyName", grant.policy_name.clone())
             .with("Actions", grant.actions_value())
             .with("Verification", verification)
+            .with("OwnerId", grant.owner.clone())
+    }
+
+    /// Why a Delete leaves the policy `id` names alone; `None` when it may remove it.
+    async fn delete_refusal(&self, request: &Request, id: &str) -> Result<Option<String>> {
+        let Some((role_name, policy_name)) = parse_physical_id(id) else {
+            return Ok(Some(
+                "the PhysicalResourceId does not name a role and an inline policy".into(),
+            ));
+        };
+        let settings = self.settings()?;
+        // The properties must describe this very policy: a Delete carries the resource's
+        // current properties, and a request that does not is not this resource's.
+        let grant = match Grant::from_request(request, settings) {
+            Ok(grant) => grant,
+            Err(e) => {
+                return Ok(Some(format!(
+                    "the request's properties do not describe a grant this function may touch ({e})"
+                )))
+            }
+        };
+        if !grant.role_name.eq_ignore_ascii_case(&role_name)
+            || !grant.policy_name.eq_ignore_ascii_case(&policy_name)
+        {
+            return Ok(Some(format!(
+                "the request's properties describe inline policy {} on role {}, not the one its PhysicalResourceId names",
+                grant.policy_name, grant.role_name
+            )));
+        }
+        let Some(role) = self.iam.find_role(&role_name).await? else {
+            return Ok(Some(format!("role {role_name} no longer exists")));
+        };
+        if let Err(e) = check_stored_role_name(&role_name, &role.name, settings) {
+            return Ok(Some(e.to_string()));
+        }
+        let Some(stored) = self.iam.get_role_policy(&role_name, &policy_name).await? else {
+            return Ok(Some("it no longer exists".into()));
+        };
+        Ok(may_delete(&stored, &grant).err())
     }
 }
 
@@ -230,8 +283,20 @@ impl CustomResource for Grants {
         });
         match current {
             Some(id) => {
+                // What the resource looked like before: an owner-less policy of an earlier
+                // version is adopted only when it is exactly that.
+                let previous = request
+                    .old_properties
+                    .as_ref()
+                    .and_then(|old| Grant::from_properties(request, old, settings).ok())
+                    .map(Box::new);
                 let verification = self
-                    .apply(&grant, Claim::Owned, settings, request.deadline)
+                    .apply(
+                        &grant,
+                        Claim::Owned { previous },
+                        settings,
+                        request.deadline,
+                    )
                     .await?;
                 Ok(Self::outcome(&grant, id.to_string(), verification))
             }
@@ -248,18 +313,17 @@ impl CustomResource for Grants {
     }
 
     async fn delete(&self, request: &Request) -> Result<()> {
-        // Only the PhysicalResourceId decides what to delete: today's properties may be invalid
-        // and must not block the delete.
-        let Some((role, policy)) = request
-            .physical_resource_id
-            .as_deref()
-            .and_then(parse_physical_id)
-        else {
-            tracing::warn!(
-                "PhysicalResourceId does not name a role and inline policy; nothing to delete"
-            );
+        // A Delete never fails for what it may not touch: it answers SUCCESS, changes nothing
+        // and says why in the log, so a stack can always be deleted.
+        let Some(id) = request.physical_resource_id.as_deref() else {
+            tracing::warn!("Delete without a PhysicalResourceId; nothing to delete");
             return Ok(());
         };
+        if let Some(why) = self.delete_refusal(request, id).await? {
+            tracing::warn!(physical_id = %id, why = %why, "inline policy left as it is");
+            return Ok(());
+        }
+        let (role, policy) = parse_physical_id(id).unwrap_or_default();
         self.iam.delete_role_policy(&role, &policy).await?;
         tracing::info!(role = %role, policy = %policy, "inline policy deleted (or already gone)");
         Ok(())

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use corebound::iam_evaluation::evaluate;
-use corebound::iam_evaluation::Evaluation;
-use corebound::memory_grant::{
+use corebound::grants::verification::ContextEntry;
+use corebound::grants::{
     denial_reason, simulated_evaluations, verdict, worth_rechecking, Grant, GrantSettings, Verdict,
 };
+use corebound::iam_evaluation::evaluate;
+use corebound::iam_evaluation::Evaluation;
 
 use crate::iam::{Iam, RoleFacts};
 
@@ -36,27 +37,20 @@ const UNDO_RESERVE: Duration = Duration::from_secs(10);
 
 /// Re-checks stop early when the next wait would leave less than [`UNDO_RESERVE`] before
 /// `deadline`, so a Create that fails verification still has time to remove its policy
-/// before the protocol answers "timed out" for it.
+/// before the protocol answers "timed out" for it. `context` is what the simulator is told
+/// about the calls the role would make (region, principal, tags).
 pub async fn verify(
     iam: &Iam,
     grant: &Grant,
+    role: &RoleFacts,
+    context: &[ContextEntry],
     settings: &GrantSettings,
     deadline: Option<Instant>,
 ) -> Verified {
-    let role = match iam.get_role(&grant.role_name).await {
-        Ok(facts) => Some(facts),
-        Err(failure) => {
-            tracing::warn!(error = %failure.summary(), "iam:GetRole failed; simulating with the role ARN derived from RoleName");
-            None
-        }
-    };
-    let role_arn = role
-        .as_ref()
-        .map(|r| r.arn.clone())
-        .unwrap_or_else(|| grant.assumed_role_arn());
+    let role_arn = role.arn.clone();
     let boundary_name = role
-        .as_ref()
-        .and_then(|r| r.boundary_arn.as_deref())
+        .boundary_arn
+        .as_deref()
         .map(|arn| arn.rsplit('/').next().unwrap_or(arn).to_string());
     let requests = grant.requests();
 
@@ -66,7 +60,7 @@ pub async fn verify(
     loop {
         let evaluations: Vec<Evaluation> = if local_because.is_none() {
             match iam
-                .simulate(&role_arn, &grant.actions, &grant.resources)
+                .simulate(&role_arn, &grant.actions, &grant.resources, context)
                 .await
             {
                 Ok(results) => simulated_evaluations(&requests, &results, boundary_name.as_deref()),
@@ -81,7 +75,7 @@ pub async fn verify(
                 }
             }
         } else {
-            match local_evaluation(iam, grant, role.as_ref(), &requests).await {
+            match local_evaluation(iam, grant, role, &requests).await {
                 Ok(evaluations) => evaluations,
                 Err(why) => {
                     return Verified::Unverified(format!(
@@ -131,13 +125,11 @@ pub async fn verify(
 async fn local_evaluation(
     iam: &Iam,
     grant: &Grant,
-    role: Option<&RoleFacts>,
+    role: &RoleFacts,
     requests: &[(String, String)],
 ) -> Result<Vec<Evaluation>, String> {
-    // Without GetRole the boundary is unknown, and evaluating without it would be a guess.
-    let role = role.ok_or("iam:GetRole failed, so the permissions boundary is unknown")?;
     let policies = iam
-        .role_policies(&grant.role_name, role.boundary_arn.as_deref())
+        .role_policies(&role.name, role.boundary_arn.as_deref())
         .await?;
     Ok(evaluate(
         &policies.identity,

@@ -134,7 +134,7 @@ fn seed_iam(emu: &Emulator) {
     }
     // The emulator's SimulatePrincipalPolicy answers what the real IAM would for this boundary.
     let memory_arn = format!("arn:aws:bedrock-agentcore:us-east-1:123456789012:memory/{MEMORY_ID}");
-    let actions = corebound::memory_grant::MEMORY_ACTIONS;
+    let actions = corebound::grants::memory::MEMORY_ACTIONS;
     let decisions: Vec<Value> = actions
         .iter()
         .map(|a| json!({"action": format!("bedrock-agentcore:{a}"), "resource": memory_arn, "decision": "allowed"}))
@@ -238,7 +238,7 @@ fn run() -> Vec<String> {
     );
     // IAM returns the document URL-encoded.
     let document = aws_calls::xml_text(&xml, "PolicyDocument")
-        .and_then(|d| corebound::memory_grant::decode_policy_document(&d).ok())
+        .and_then(|d| corebound::grants::decode_policy_document(&d).ok())
         .unwrap_or(Value::Null);
     println!(
         "  inline policy {policy_name} on {ROLE}:\n{}",

@@ -221,7 +221,7 @@ fn seed_iam(emu: &Emulator, summary: &mut Summary) {
 
     // The boundary allows bedrock-agentcore:* on everything, so the simulator allows every
     // action a grant can write, on any resource.
-    let mut actions: Vec<String> = corebound::memory_grant::MEMORY_ACTIONS
+    let mut actions: Vec<String> = corebound::grants::memory::MEMORY_ACTIONS
         .iter()
         .map(|a| format!("bedrock-agentcore:{a}"))
         .collect();

@@ -1,21 +1,52 @@
-//! The `RequireReady` smoke test: AgentCore's own word on whether a runtime can be invoked.
+//! AgentCore control-plane reads: the `RequireReady` smoke test (AgentCore's own word on
+//! whether a runtime can be invoked), and the target's tags for verification's context.
 
 use aws_sdk_bedrockagentcorecontrol::config::{Builder as ConfigBuilder, Region};
 use aws_sdk_bedrockagentcorecontrol::Client;
 use corebound::arn::RuntimeArn;
 use corebound::aws::AwsFailure;
-use corebound::invoke_grant::not_ready_reason;
+use corebound::grants::invoke::not_ready_reason;
 use corebound::{Error, Result};
 
 const OPERATION: &str = "bedrock-agentcore:GetAgentRuntime";
 
-pub struct Runtimes {
+pub struct AgentCore {
     client: Client,
 }
 
-impl Runtimes {
+impl AgentCore {
     pub fn new(client: Client) -> Self {
-        Runtimes { client }
+        AgentCore { client }
+    }
+
+    /// The tags of a memory or runtime (`bedrock-agentcore:ListTagsForResource`, asked in the
+    /// target's region); `None` when they cannot be read, which only leaves
+    /// `aws:ResourceTag/...` out of the simulation's context.
+    pub async fn tags(&self, arn: &str, region: &str) -> Option<Vec<(String, String)>> {
+        let in_region = ConfigBuilder::default().region(Region::new(region.to_string()));
+        match self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .customize()
+            .config_override(in_region)
+            .send()
+            .await
+        {
+            Ok(output) => {
+                let mut tags: Vec<(String, String)> = output
+                    .tags()
+                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default();
+                tags.sort();
+                Some(tags)
+            }
+            Err(e) => {
+                let failure = AwsFailure::from_sdk(&e);
+                tracing::warn!(target_arn = %arn, error = %failure.summary(), "bedrock-agentcore:ListTagsForResource failed; simulating without aws:ResourceTag context");
+                None
+            }
+        }
     }
 
     /// `Ok` when the runtime reports READY; otherwise a Reason naming its status.

@@ -1,31 +1,41 @@
 //! `Custom::AgentCoreInvokeGrant`: an inline policy that lets a role invoke one runtime (and
-//! the named endpoints of it), served by the `memory-grant` function alongside
-//! `Custom::AgentCoreMemoryGrant` (see [`crate::memory_grant`] for what both share).
+//! the named endpoints of it) with the actions of the invoke family
+//! ([`crate::agentcore_actions`], shared with runtime policies), served by the `memory-grant` function alongside
+//! `Custom::AgentCoreMemoryGrant` (see [`crate::grants::common`] for what both share).
 //!
 //! The default policy name does not depend on the runtime ARN, so when a runtime is deleted and
 //! recreated (its id changes) and `RuntimeArn` follows it through `!GetAtt`, the same inline
 //! policy is rewritten in place to name only the new runtime.
 
+use crate::agentcore_actions::{
+    canonical_invoke_action, invoke_family_list, DEFAULT_INVOKE_ACTION, INVOKE_FAMILY,
+};
 use crate::arn::{self, RuntimeArn};
-use crate::custom_resource::Request;
-use crate::memory_grant::{quoted, read_common, Grant, GrantKind, StackLocation};
+use crate::custom_resource::{Properties, Request};
+use crate::grants::common::{quoted, read_common, Grant, GrantKind, StackLocation, Target};
+use crate::grants::SERVICE_PREFIX;
 use crate::{Error, Result};
 
 pub const RESOURCE_TYPE: &str = "Custom::AgentCoreInvokeGrant";
 
-/// The one action an invoke grant allows.
-pub const INVOKE_ACTION: &str = "bedrock-agentcore:InvokeAgentRuntime";
+/// The action granted when `Actions` is not given.
+pub const INVOKE_ACTION: &str = DEFAULT_INVOKE_ACTION;
 
 const DEFAULT_ENDPOINT: &str = "DEFAULT";
 
-pub(crate) fn invoke_grant(request: &Request, stack: &StackLocation) -> Result<Grant> {
-    let mut r = request.properties.reader(RESOURCE_TYPE);
+pub(crate) fn invoke_grant(
+    request: &Request,
+    properties: &Properties,
+    stack: &StackLocation,
+) -> Result<Grant> {
+    let mut r = properties.reader(RESOURCE_TYPE);
     let common = read_common(&mut r, request, stack, "AgentCoreInvoke")?;
     let runtime_text = r.required_string(
         "RuntimeArn",
         "an exact AgentCore runtime ARN arn:<partition>:bedrock-agentcore:<region>:<account>:runtime/<runtime-id> (usually !GetAtt of the runtime)",
     )?;
     let endpoint_names = r.string_list("EndpointNames")?;
+    let actions = r.string_list("Actions")?;
     let require_ready = r.bool("RequireReady")?.unwrap_or(true);
     r.finish()?;
 
@@ -59,20 +69,73 @@ pub(crate) fn invoke_grant(request: &Request, stack: &StackLocation) -> Result<G
             resources.push(endpoint);
         }
     }
+    let actions = match actions {
+        None => vec![INVOKE_ACTION.to_string()],
+        Some(actions) => invoke_actions(&actions)?,
+    };
     if require_ready {
         readiness_checkable(&runtime, stack)?;
     }
+    let target = Target::new(
+        "runtime",
+        runtime.to_string(),
+        &runtime.runtime_id,
+        &runtime.location,
+    );
     Ok(Grant {
         kind: GrantKind::Invoke,
         role_name: common.role_name,
         role_arn: common.role_arn,
         policy_name: common.policy_name,
-        actions: vec![INVOKE_ACTION.to_string()],
+        actions,
         resources,
         verify: common.verify,
         require_ready: require_ready.then_some(runtime),
+        target,
+        owner: String::new(),
         stack: stack.clone(),
     })
+}
+
+/// Validate an explicit `Actions` list: each an action of the invoke family, with or without
+/// the `bedrock-agentcore:` prefix, in any letter case. The result is in the family's order,
+/// so reordering the list does not change the written document.
+fn invoke_actions(actions: &[String]) -> Result<Vec<String>> {
+    if actions.is_empty() {
+        return Err(Error::invalid(
+            "Actions",
+            "[]",
+            "at least one action of the invoke family (or leave Actions out for InvokeAgentRuntime)",
+        ));
+    }
+    let mut chosen = Vec::new();
+    for given in actions {
+        let text = given.trim();
+        let full = if text.contains(':') {
+            text.to_string()
+        } else {
+            format!("{SERVICE_PREFIX}:{text}")
+        };
+        let canonical = canonical_invoke_action(&full).ok_or_else(|| {
+            Error::invalid(
+                "Actions",
+                quoted(given),
+                format!(
+                    "actions of the AgentCore invoke family only (no wildcards, no control-plane actions), each one of: {}",
+                    invoke_family_list()
+                ),
+            )
+        })?;
+        if !chosen.contains(&canonical) {
+            chosen.push(canonical);
+        }
+    }
+    Ok(INVOKE_FAMILY
+        .iter()
+        .map(|(action, _)| *action)
+        .filter(|a| chosen.contains(a))
+        .map(str::to_string)
+        .collect())
 }
 
 /// Why a runtime that is not READY fails the grant (the smoke test of `RequireReady`).
@@ -110,7 +173,7 @@ pub fn readiness_checkable(runtime: &RuntimeArn, stack: &StackLocation) -> Resul
 mod tests {
     use super::*;
     use crate::custom_resource::{Properties, RequestType};
-    use crate::memory_grant::{GrantSettings, GENERIC_RESOURCE_TYPE};
+    use crate::grants::common::{GrantSettings, GENERIC_RESOURCE_TYPE};
     use crate::policy_document::short_hash;
     use serde_json::{json, Value};
 
@@ -165,11 +228,57 @@ mod tests {
         );
         assert!(g.verify);
         assert_eq!(g.actions_value(), INVOKE_ACTION);
+        let owner = crate::grants::ownership::owner_id(STACK, "InvokeGrant");
+        assert_eq!(g.owner, owner);
         assert_eq!(
             g.document(),
-            json!({"Version": "2012-10-17", "Statement": [{"Sid": "AgentCoreInvokeRuntime",
+            json!({"Version": "2012-10-17", "Statement": [{"Sid": format!("AgentCoreInvokeRuntime{owner}"),
                 "Effect": "Allow", "Action": INVOKE_ACTION, "Resource": g.resources}]})
         );
+    }
+
+    #[test]
+    fn actions_of_the_invoke_family() {
+        let g = grant(
+            RESOURCE_TYPE,
+            json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "Actions": [
+                "GetAgentCard", "bedrock-agentcore:invokeagentruntimeforuser", "InvokeAgentRuntime", "GetAgentCard"]}),
+        )
+        .unwrap();
+        assert_eq!(
+            g.actions,
+            vec![
+                "bedrock-agentcore:InvokeAgentRuntime",
+                "bedrock-agentcore:InvokeAgentRuntimeForUser",
+                "bedrock-agentcore:GetAgentCard"
+            ]
+        );
+        assert_eq!(
+            g.requests().len(),
+            6,
+            "each action on the runtime and DEFAULT"
+        );
+        for (bad, text) in [
+            (
+                json!(["bedrock-agentcore:PutResourcePolicy"]),
+                "PutResourcePolicy",
+            ),
+            (json!(["DeleteAgentRuntime"]), "no control-plane actions"),
+            (json!(["bedrock-agentcore:Invoke*"]), "no wildcards"),
+            (json!(["s3:GetObject"]), "s3:GetObject"),
+            (json!([]), "at least one action of the invoke family"),
+        ] {
+            let e = grant(
+                RESOURCE_TYPE,
+                json!({"RoleName": ROLE, "RuntimeArn": RUNTIME, "Actions": bad}),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.starts_with("property Actions has value") && e.contains(text),
+                "{e}"
+            );
+        }
     }
 
     #[test]
@@ -264,7 +373,7 @@ mod tests {
             format!("RequireReady: runtime {RUNTIME} has status CREATE_FAILED (AgentCore says: image not found), not READY, so it cannot be invoked yet; wait until it is READY (or fix the runtime) and retry, or set RequireReady to false to grant anyway")
         );
         assert!(!not_ready_reason(&runtime, "UPDATING", Some("")).contains("AgentCore says"));
-        let home = crate::memory_grant::stack_location(STACK).unwrap();
+        let home = crate::grants::common::stack_location(STACK).unwrap();
         assert!(readiness_checkable(&runtime, &home).is_ok());
         let other = RuntimeArn::parse(&RUNTIME.replace("123456789012", "210987654321")).unwrap();
         let e = readiness_checkable(&other, &home).unwrap_err().to_string();
