@@ -953,7 +953,7 @@ fn an_explicit_deny_reported_by_the_simulator_is_named() {
         .into_iter()
         .map(|a| json!({"action": a, "decision": "allowed", "allowedByPermissionsBoundary": true}))
         .collect();
-    decisions[3] = json!({"action": "bedrock-agentcore:DeleteEvent", "decision": "explicitDeny",
+    decisions[4] = json!({"action": "bedrock-agentcore:DeleteEvent", "decision": "explicitDeny",
         "allowedByPermissionsBoundary": true,
         "matchedStatements": [{"sourcePolicyId": "LPMA_Guardrails", "sourcePolicyType": "user-managed"}]});
     emulator.put(
@@ -1001,7 +1001,7 @@ fn a_new_policy_name_is_a_replacement_and_a_new_memory_arn_is_not() {
     assert_success(&updated);
     assert_eq!(updated["PhysicalResourceId"], old_id.as_str());
     let (_, resources) = granted(&inline_policy(emulator, MEMORY_POLICY).unwrap());
-    assert_eq!(resources, vec![other_memory]);
+    assert_eq!(resources, vec![other_memory.clone()]);
 
     // Another PolicyName: a new id and a new policy; the old one is left for the Delete that
     // CloudFormation sends for the old id once the update succeeds.

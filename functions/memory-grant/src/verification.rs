@@ -75,7 +75,7 @@ pub async fn verify(
                 }
             }
         } else {
-            match local_evaluation(iam, grant, role, &requests).await {
+            match local_evaluation(iam, role, &requests).await {
                 Ok(evaluations) => evaluations,
                 Err(why) => {
                     return Verified::Unverified(format!(
@@ -124,7 +124,6 @@ pub async fn verify(
 
 async fn local_evaluation(
     iam: &Iam,
-    grant: &Grant,
     role: &RoleFacts,
     requests: &[(String, String)],
 ) -> Result<Vec<Evaluation>, String> {

@@ -15,9 +15,10 @@ pub mod ownership;
 pub mod verification;
 
 pub use common::{
-    check_role, check_role_prefix, check_target_scope, decode_policy_document, default_policy_name,
-    grant_kind, parse_physical_id, physical_id, same_document, stack_location, Grant, GrantKind,
-    GrantSettings, StackLocation, Target, GENERIC_RESOURCE_TYPE, SERVICE_PREFIX,
+    check_role, check_role_prefix, check_stored_role_name, check_target_scope,
+    decode_policy_document, default_policy_name, grant_kind, parse_physical_id, physical_id,
+    same_document, stack_location, Grant, GrantKind, GrantSettings, StackLocation, Target,
+    GENERIC_RESOURCE_TYPE, SERVICE_PREFIX,
 };
 pub use verification::{
     denial_reason, simulated_evaluation, simulated_evaluations, verdict, verification_value,
