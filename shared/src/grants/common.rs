@@ -608,7 +608,7 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grants::common::test_support::{grant, request, settings, MEMORY, ROLE, STACK};
+    use crate::grants::common::test_support::{request, settings, MEMORY, ROLE, STACK};
     use serde_json::json;
 
     #[test]

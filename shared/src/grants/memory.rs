@@ -182,7 +182,7 @@ fn memory_action_rule() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grants::common::test_support::{grant, request, settings, MEMORY, ROLE, STACK};
+    use crate::grants::common::test_support::{grant, MEMORY, ROLE, STACK};
     use crate::policy_document::short_hash;
     use serde_json::{json, Value};
 

@@ -316,7 +316,6 @@ pub fn context_entries(grant: &Grant, call: &CallContext<'_>) -> Vec<ContextEntr
 mod tests {
     use super::*;
     use crate::grants::common::test_support::{grant, MEMORY, ROLE};
-    use crate::grants::memory::MEMORY_ACTIONS;
     use serde_json::json;
 
     fn simulated(
