@@ -610,6 +610,8 @@ fn the_real_functions_answer_a_bad_setting_instead_of_exiting() {
             binary_path(binary),
             &[
                 (variable, value),
+                // The grant function's required setting, valid, so the bad one is the one named.
+                ("REQUIRED_ROLE_PREFIX", "LPMA_"),
                 // Nothing listens here: no AWS call can succeed.
                 ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
             ],
