@@ -10,7 +10,27 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 /// Load the shared SDK configuration from the Lambda environment.
 pub async fn load_sdk_config() -> SdkConfig {
+    drop_empty_endpoint_url();
     aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// The endpoint variable the template declares empty (`AWS_ENDPOINT_URL: ''`).
+const ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+
+/// An empty `AWS_ENDPOINT_URL` means "not overridden".
+///
+/// `sam local invoke --env-vars` only overrides variables a function already declares, so the
+/// template declares `AWS_ENDPOINT_URL` with an empty value for local runs to fill in. In AWS
+/// the value stays empty, and `aws_config` would log "invalid value for endpoint URL setting"
+/// on every cold start (it rejects the empty URL, then carries on without one). Removing the
+/// empty variable first gives the same configuration without the warning. It runs before the
+/// SDK or any other thread reads the environment: the functions' tokio runtime is
+/// single-threaded and this is called once at start.
+fn drop_empty_endpoint_url() {
+    if std::env::var_os(ENDPOINT_URL).is_some_and(|value| value.to_string_lossy().trim().is_empty())
+    {
+        std::env::remove_var(ENDPOINT_URL);
+    }
 }
 
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -75,5 +95,26 @@ impl AwsFailure {
             (Some(code), false) => format!("{code}: {}", self.message),
             (None, _) => self.message.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    // The only test in this crate that touches AWS_ENDPOINT_URL, so no other test races it.
+    #[test]
+    fn empty_endpoint_url_is_removed_and_a_real_one_kept() {
+        std::env::set_var(ENDPOINT_URL, " ");
+        drop_empty_endpoint_url();
+        assert_eq!(std::env::var_os(ENDPOINT_URL), None);
+
+        std::env::set_var(ENDPOINT_URL, "http://127.0.0.1:4599");
+        drop_empty_endpoint_url();
+        assert_eq!(
+            std::env::var(ENDPOINT_URL).as_deref(),
+            Ok("http://127.0.0.1:4599")
+        );
+        std::env::remove_var(ENDPOINT_URL);
     }
 }
