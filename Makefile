@@ -71,9 +71,16 @@ bench: setup
 ## Every parser with generated and mutated inputs, FUZZ_SECONDS each (default 120).
 # A bounded smoke run is part of `make test` (tests/tests/fuzz_smoke.rs).
 FUZZ_SECONDS ?= 120
-fuzz:
+# The model-based ownership tests run longer here than in `make test` (48 runtime-policy sequences
+# and 40 grant steps there): MODEL_CASES sequences and GRANTS_MODEL_STEPS steps.
+MODEL_CASES ?= 1000
+GRANTS_MODEL_STEPS ?= 200
+fuzz: setup
 	cargo build -p corebound-tests --bin fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) "$(TARGET_DIR)/debug/fuzz"
+	COREBOUND_MODEL_CASES=$(MODEL_CASES) cargo test -p corebound --lib model_test -- --nocapture
+	cargo build --workspace --bins
+	GRANTS_MODEL_STEPS=$(GRANTS_MODEL_STEPS) cargo test -p corebound-tests --test memory_grant model_ -- --nocapture
 
 clean:
 	rm -rf $(VENV) $(LINT_VENV)
