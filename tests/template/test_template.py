@@ -538,6 +538,23 @@ class FunctionContract(_Templates):
                 ]
                 self.assertTrue(decrypts, f"{role} cannot kms:Decrypt the CMK its function's environment is encrypted with")
 
+    def test_every_variable_of_events_env_json_is_declared_on_its_function(self):
+        # sam local invoke --env-vars overrides only the variables a function declares.
+        env = json.loads((ROOT / "events" / "env.json").read_text())
+        defaults = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        self.assertEqual(set(env), set(FUNCTIONS))
+        for function, variables in env.items():
+            declared = {**defaults, **self.resources[function]["Properties"].get("Environment", {}).get("Variables", {})}
+            with self.subTest(function=function):
+                self.assertEqual(sorted(set(variables) - set(declared)), [])
+        for name in ("AWS_ENDPOINT_URL",):
+            self.assertEqual(defaults.get(name), "", f"{name} must be declared empty (unset) in production")
+        for function in ("RuntimePolicyFunction", "MemoryGrantFunction"):
+            self.assertEqual(
+                self.resources[function]["Properties"]["Environment"]["Variables"].get("RESPONSE_URL_ALLOWED_HOSTS"), "",
+                "RESPONSE_URL_ALLOWED_HOSTS must be empty in production: only https S3 hosts are answered",
+            )
+
     def test_memory_grant_requires_the_role_prefix(self):
         variables = self.resources["MemoryGrantFunction"]["Properties"]["Environment"]["Variables"]
         self.assertEqual(variables.get("REQUIRED_ROLE_PREFIX"), {"Ref": "RolePrefix"})
