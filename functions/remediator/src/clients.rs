@@ -36,3 +36,22 @@ impl Clients {
         }
     }
 }
+
+/// The alias names (`alias/NAME`) of one `kms:ListAliases` page, and the marker of the next
+/// page when there is one. Both readers of a key's aliases (the start-up key check and the
+/// per-event observation) page through them the same way; only their retry policy differs.
+pub fn alias_page(
+    page: &aws_sdk_kms::operation::list_aliases::ListAliasesOutput,
+) -> (Vec<String>, Option<String>) {
+    let names = page
+        .aliases()
+        .iter()
+        .filter_map(|alias| alias.alias_name())
+        .map(str::to_string)
+        .collect();
+    let next = page
+        .next_marker()
+        .filter(|_| page.truncated())
+        .map(str::to_string);
+    (names, next)
+}

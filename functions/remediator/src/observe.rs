@@ -720,14 +720,10 @@ impl Reader<'_> {
                 .send()
                 .await
                 .map_err(|error| CallError::from_sdk("kms:ListAliases", &error))?;
-            aliases.extend(
-                page.aliases()
-                    .iter()
-                    .filter_map(|alias| alias.alias_name())
-                    .map(str::to_string),
-            );
-            match page.next_marker().filter(|_| page.truncated()) {
-                Some(next) => marker = Some(next.to_string()),
+            let (names, next) = crate::clients::alias_page(&page);
+            aliases.extend(names);
+            match next {
+                Some(next) => marker = Some(next),
                 None => return Ok(aliases),
             }
         }
