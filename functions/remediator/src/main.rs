@@ -2,26 +2,15 @@
 //! tags and the project CMK to new resources (see docs/reference/remediator.md).
 //!
 //! This file only wires logging, configuration and clients; the decisions live in
-//! `corebound::remediation`, one event is handled in [`handler`].
+//! `corebound::remediation`, one event is handled in `remediator::handler`.
 //!
 //! Configuration: the variables of `corebound::remediation::RemediationConfig`
 //! (`REQUIRED_TAGS`, `KMS_KEY_ARN`, `MODE`, `SCOPE_PATTERNS`, `ALERT_TOPIC_ARN`,
 //! `REQUIRED_ROLE_PREFIX`, `SELF_ROLE_ARN`, `OPT_OUT_TAG`), the retry settings of
-//! [`retry`] (`REMEDIATION_RETRY_ATTEMPTS`, `REMEDIATION_RETRY_BACKOFF_MS`) and the deferral
+//! `remediator::retry` (`REMEDIATION_RETRY_ATTEMPTS`, `REMEDIATION_RETRY_BACKOFF_MS`) and the deferral
 //! queue of `corebound::remediation::DeferralConfig` (`DEFERRAL_QUEUE_URL`,
 //! `DEFERRAL_DELAY_SECONDS`). Invalid configuration stops the function at start with a
 //! message naming the variable.
-
-mod alerts;
-mod apply;
-mod bucket_tags;
-mod clients;
-mod deferral;
-mod handler;
-mod init_error;
-mod observe;
-mod project_key;
-mod retry;
 
 use std::time::{Duration, Instant};
 
@@ -29,9 +18,10 @@ use corebound::remediation::{ConfigError, DeferralConfig, RemediationConfig};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-use crate::clients::Clients;
-use crate::handler::Remediator;
-use crate::retry::RetryPolicy;
+use remediator::clients::Clients;
+use remediator::handler::Remediator;
+use remediator::retry::RetryPolicy;
+use remediator::{init_error, project_key};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
