@@ -2,9 +2,6 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// A setting (flag or environment variable) is invalid; names the setting.
-    #[error("{0}")]
-    Settings(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
