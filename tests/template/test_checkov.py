@@ -21,7 +21,7 @@ import subprocess
 import sys
 import unittest
 
-from test_template import EXAMPLES, ROOT, TEMPLATE, load, walk
+from test_template import EXAMPLES, ROOT, TEMPLATE, TEMPLATES, load, walk
 
 PINNED = re.search(
     r"^checkov==(\S+)", (ROOT / "tests" / "requirements.txt").read_text(), re.MULTILINE
@@ -77,7 +77,7 @@ class Checkov(unittest.TestCase):
             for check in cloudformation[0]["results"]["passed_checks"]
             + cloudformation[0]["results"].get("skipped_checks", [])
         }
-        for path in [TEMPLATE, *EXAMPLES, *sorted((ROOT / "templates").glob("*.yaml"))]:
+        for path in [TEMPLATE, *EXAMPLES, *TEMPLATES]:
             with self.subTest(template=path.relative_to(ROOT).as_posix()):
                 self.assertIn(path.relative_to(ROOT).as_posix(), scanned)
 
@@ -100,7 +100,7 @@ class Checkov(unittest.TestCase):
                 option, config,
                 f".checkov.yaml sets {option}: skip a check inline in the resource's Metadata instead",
             )
-        for path in [TEMPLATE, *EXAMPLES]:
+        for path in [TEMPLATE, *EXAMPLES, *TEMPLATES]:
             for where, node in walk(load(path).get("Resources", {})):
                 if where and where[-1] == "checkov" and isinstance(node, dict):
                     for skip in node.get("skip", []):

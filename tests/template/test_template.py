@@ -41,6 +41,9 @@ except ImportError as missing:  # pragma: no cover - environment problem, not a 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+# Templates deployed on their own (templates/spoke.yaml, by a StackSet): the same reviewer's
+# checks as template.yaml, every file of the directory.
+TEMPLATES = sorted((ROOT / "templates").glob("*.yaml"))
 PINNED = re.search(
     r"^cfn-lint==(\S+)", (ROOT / "tests" / "requirements.txt").read_text(), re.MULTILINE
 ).group(1)
@@ -78,6 +81,11 @@ SAMPLE_PARAMETERS = {
     # CommaDelimitedList parameters arrive as lists; an empty default is [""].
     "SubnetIds": [""],
     "SecurityGroupIds": [""],
+    # Organization mode off (the defaults): tests/template/test_organization.py turns it on.
+    "OrganizationId": "",
+    "SpokeExternalIdSecretArn": "",
+    "SpokeExternalIdVersionId": "",
+    "AccountSettings": "",
 }
 EXTERNAL_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -193,9 +201,10 @@ class Renderer:
         self.template = template
         self.values = {**PSEUDO, **parameters}
         self.resources = template.get("Resources", {})
-        self.conditions = {
-            name: self.condition(body) for name, body in template.get("Conditions", {}).items()
-        }
+        # In declaration order, so that a condition may name an earlier one ({"Condition": ...}).
+        self.conditions = {}
+        for name, body in template.get("Conditions", {}).items():
+            self.conditions[name] = self.condition(body)
 
     def condition(self, body):
         (function, argument), = body.items()
@@ -304,7 +313,8 @@ def tags_of(properties: dict) -> dict:
 class CfnLint(unittest.TestCase):
     def test_template_and_examples_have_no_errors_or_warnings(self):
         self.assertTrue(EXAMPLES, "examples/ holds no *.yaml template")
-        for path in [TEMPLATE, *EXAMPLES]:
+        self.assertTrue(TEMPLATES, "templates/ holds no *.yaml template")
+        for path in [TEMPLATE, *EXAMPLES, *TEMPLATES]:
             with self.subTest(template=path.relative_to(ROOT).as_posix()):
                 run = subprocess.run(
                     [
@@ -328,10 +338,12 @@ class _Templates(unittest.TestCase):
         cls.template = load(TEMPLATE)
         cls.resources = cls.template["Resources"]
         cls.examples = {path.name: load(path) for path in EXAMPLES}
+        cls.templates = {f"templates/{path.name}": load(path) for path in TEMPLATES}
 
     def all_templates(self):
         yield TEMPLATE.name, self.template
         yield from self.examples.items()
+        yield from self.templates.items()
 
     def of_type(self, resource_type, template=None):
         resources = (template or self.template)["Resources"]
@@ -561,8 +573,9 @@ class FunctionContract(_Templates):
 
     def test_remediator_configuration(self):
         variables = self.resources["RemediatorFunction"]["Properties"]["Environment"]["Variables"]
-        self.assertEqual(set(variables), REMEDIATOR_ENVIRONMENT, "remediator environment variables")
         render = self.rendered()
+        # Rendered: the organization-mode variables are absent by default (test_organization.py).
+        self.assertEqual(set(render(variables)), REMEDIATOR_ENVIRONMENT, "remediator environment variables")
         self.assertEqual(
             json.loads(render(variables["REQUIRED_TAGS"])),
             {key: SAMPLE_PARAMETERS[key] for key in MANDATORY_TAGS},
