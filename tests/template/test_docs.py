@@ -61,6 +61,8 @@ CONDITION_KEYS = {
     "aws:SourceAccount", "aws:SourceArn", "aws:SourceVpce", "aws:PrincipalOrgID",
     "aws:PrincipalArn", "aws:RequestedRegion", "aws:SecureTransport", "aws:ResourceTag",
     "kms:CallerAccount", "kms:ViaService", "secretsmanager:KmsKeyId",
+    # organization mode (docs/organization.md)
+    "sts:ExternalId", "kms:ResourceAliases",
 }
 
 FULL = re.compile(r"`([a-z0-9-]+):([A-Z][A-Za-z0-9]*)`")

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-import pathlib
+import json
 import re
 import shlex
 import unittest
@@ -44,7 +44,8 @@ SPOKE_PARAMETERS = {
     "PreviousExternalId": "",
     "AppName": SAMPLE_PARAMETERS["AppName"],
     "RolePrefix": SAMPLE_PARAMETERS["RolePrefix"],
-    "PermissionsBoundaryArn": f"arn:aws:iam::{SPOKE_ACCOUNT}:policy/BoundaryForLPMA",
+    # By name: the StackSet's one value names the boundary of every account.
+    "PermissionsBoundaryArn": "BoundaryForLPMA",
     "ScopePatterns": SAMPLE_PARAMETERS["ScopePatterns"],
     "GlobalRegion": "us-east-1",
     "KmsKeyArn": "alias/platform-cmk",
@@ -301,6 +302,23 @@ class SpokeRemediationRole(_Organization):
         for secret in ("ExternalId", "PreviousExternalId"):
             self.assertTrue(self.spoke["Parameters"][secret].get("NoEcho"), f"{secret} must be NoEcho")
 
+    def test_one_set_of_values_fits_every_account(self):
+        # Automatic deployment gives a new account the StackSet's values: the boundary by name
+        # and the key by alias resolve in each account (and region).
+        for account in (SPOKE_ACCOUNT, "333344445555"):
+            render = self.spoke_render("eu-west-1", **{"AWS::AccountId": account})
+            for role in ("EventForwarderRole", "RemediationRole"):
+                with self.subTest(account=account, role=role):
+                    self.assertEqual(render(self.spoke_resources[role]["Properties"]["PermissionsBoundary"]),
+                                     f"arn:aws:iam::{account}:policy/BoundaryForLPMA")
+        arn = f"arn:aws:iam::{SPOKE_ACCOUNT}:policy/team/Boundary"
+        render = self.spoke_render(PermissionsBoundaryArn=arn)
+        self.assertEqual(render(self.spoke_resources["RemediationRole"]["Properties"]["PermissionsBoundary"]), arn)
+        self.assertEqual(
+            self.spoke_render(PermissionsBoundaryArn="team/Boundary")(
+                self.spoke_resources["RemediationRole"]["Properties"]["PermissionsBoundary"]),
+            f"arn:aws:iam::{SPOKE_ACCOUNT}:policy/team/Boundary")
+
     def test_no_account_id_or_region_is_written_in_the_spoke(self):
         text = SPOKE.read_text()
         self.assertEqual(re.findall(r"(?<![0-9])[0-9]{12}(?![0-9])", text), [])
@@ -457,9 +475,9 @@ class OrganizationGuide(_Organization):
             regions = command[command.index("--regions") + 1:]
             regions = regions[:next((i for i, w in enumerate(regions) if w.startswith("--")), len(regions))]
             self.assertEqual(regions[0], "us-east-1", "IAM's events and the roles: us-east-1 first")
-            preferences = command[command.index("--operation-preferences") + 1]
-            self.assertIn("RegionConcurrencyType=SEQUENTIAL", preferences)
-            self.assertIn("RegionOrder=us-east-1", preferences)
+            preferences = json.loads(command[command.index("--operation-preferences") + 1])
+            self.assertEqual(preferences["RegionConcurrencyType"], "SEQUENTIAL")
+            self.assertEqual(preferences["RegionOrder"], regions)
 
     def test_the_guide_covers_enrolment_rotation_and_cost(self):
         text = DOC.read_text()

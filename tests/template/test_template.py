@@ -376,8 +376,13 @@ class Policies(_Templates):
                         and len(role_name) > len(ROLE_NAME_PREFIX),
                         f"{file}: role {name} is named {role_name!r}, not {ROLE_NAME_PREFIX}<Purpose>",
                     )
-                    self.assertEqual(
-                        properties.get("PermissionsBoundary"), {"Ref": "PermissionsBoundaryArn"},
+                    self.assertIn(
+                        properties.get("PermissionsBoundary"), (
+                            {"Ref": "PermissionsBoundaryArn"},
+                            # A StackSet's one value for every account: the boundary's name.
+                            {"Fn::If": ["BoundaryByArn", {"Ref": "PermissionsBoundaryArn"}, {
+                                "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${PermissionsBoundaryArn}"}]},
+                        ),
                         f"{file}: role {name} must carry PermissionsBoundary: !Ref PermissionsBoundaryArn",
                     )
 
