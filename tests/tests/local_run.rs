@@ -290,7 +290,10 @@ fn sam_env_vars_file_matches_the_printed_settings() {
     );
 }
 
-/// The variables template.yaml sets on one function (`Environment: Variables:` keys).
+/// The variables template.yaml sets on one function (`Environment: Variables:` keys), without
+/// those of organization mode (`!If [OrganizationMode, ..., !Ref AWS::NoValue]`): they are absent
+/// unless `OrganizationId` is set (tests/template/test_organization.py), so a single-account
+/// local run has none of them either.
 fn template_variables(template: &str, logical_id: &str) -> Vec<String> {
     let header = format!("  {logical_id}:");
     let mut lines = template.lines().skip_while(|line| *line != header).skip(1);
@@ -308,7 +311,8 @@ fn template_variables(template: &str, logical_id: &str) -> Vec<String> {
     };
     let depth_of = |line: &str| line.len() - line.trim_start().len();
     let variables_depth = depth_of(resource[at]);
-    let mut names: Vec<String> = Vec::new();
+    // (name, the text of its value), the value possibly spread over the following lines.
+    let mut variables: Vec<(String, String)> = Vec::new();
     let mut indent = None;
     for line in &resource[at + 1..] {
         let trimmed = line.trim_start();
@@ -320,11 +324,21 @@ fn template_variables(template: &str, logical_id: &str) -> Vec<String> {
             break;
         }
         if *indent.get_or_insert(depth) == depth {
-            if let Some((name, _)) = trimmed.split_once(':') {
-                names.push(name.to_string());
+            if let Some((name, value)) = trimmed.split_once(':') {
+                variables.push((name.to_string(), value.to_string()));
             }
+        } else if let Some((_, value)) = variables.last_mut() {
+            value.push_str(trimmed);
         }
     }
+    let mut names: Vec<String> = variables
+        .into_iter()
+        .filter(|(_, value)| {
+            let value = value.trim_start();
+            !(value.starts_with("!If") && value.contains("OrganizationMode"))
+        })
+        .map(|(name, _)| name)
+        .collect();
     names.sort();
     names
 }
