@@ -17,5 +17,6 @@ pub mod policy_document;
 pub mod remediation;
 pub mod runtime_policy;
 pub mod scope;
+pub mod sweep;
 
 pub use error::{Error, Result};

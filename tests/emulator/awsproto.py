@@ -117,7 +117,7 @@ def parse_request(environ: dict) -> AwsRequest:
     # Only buffer bodies someone reads: ours (AgentCore, IAM, Logs) and query-protocol forms (for
     # the `Action`). S3 bodies stream through to moto untouched, whatever their Content-Type.
     is_form = environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded") and service != "s3"
-    if service in ("bedrock-agentcore", "iam", "logs") or is_form:
+    if service in ("bedrock-agentcore", "iam", "logs", "tagging") or is_form:
         request.body = _buffer_body(environ)
         if is_form:
             request.form = parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)

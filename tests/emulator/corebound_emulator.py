@@ -12,6 +12,8 @@ builds it) and routes on the SigV4 credential scope of each request:
 - `iam` with Action=SimulatePrincipalPolicy: scripted decisions (iam_simulation.py).
 - `logs` AssociateKmsKey / DisassociateKmsKey: applied to moto's log groups (logs_kms.py), with
   the key policy checked for `logs.<region>.amazonaws.com` as AWS does.
+- Resource Groups Tagging `GetResources` with `ResourceARNList` (tags of up to 100 given ARNs), which
+  moto ignores (tagging_api.py).
 - tag calls that would take a resource past AWS's 50-tag limit (Logs, SQS, IAM, S3), which moto
   lets through: answered with the service's error (tag_limits.py).
 - everything else: moto, unchanged.
@@ -43,6 +45,7 @@ from werkzeug.serving import make_server
 import fixed_ids
 import logs_kms
 import tag_limits
+import tagging_api
 from agentcore import AgentCore, NotSeeded, SeedError
 from s3_races import RaceError, S3Races
 from awsproto import ACCOUNT_ID, AwsRequest, Response, error_for, parse_request
@@ -216,6 +219,8 @@ class Emulator:
                 return self.inline_policies.get_role_policy(request, iam_backend)
         if request.service == "logs" and request.operation in ("AssociateKmsKey", "DisassociateKmsKey"):
             return logs_kms.handle(request, logs_backends, kms_backends)
+        if tagging_api.claims(request):
+            return tagging_api.handle(request)
         return None
 
     def reset(self) -> None:

@@ -61,6 +61,7 @@ class EmulatorTest(unittest.TestCase):
         cls.s3 = session.client("s3", endpoint_url=cls.url, config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}))
         cls.sqs = client("sqs")
         cls.sns = client("sns")
+        cls.tagging = client("resourcegroupstaggingapi")
 
     @classmethod
     def tearDownClass(cls) -> None:
@@ -727,6 +728,35 @@ class EmulatorTest(unittest.TestCase):
         role = self.create_role()
         result = self.iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["s3:GetObject"])["EvaluationResults"][0]
         self.assertEqual((result["EvalResourceName"], result["EvalDecision"]), ("*", "implicitDeny"))
+
+    def test_get_resources_by_arn_list(self) -> None:
+        tagged = self.sns.create_topic(Name="t-tagged", Tags=[{"Key": "Project", "Value": "p"}])["TopicArn"]
+        untagged = self.sns.create_topic(Name="t-untagged")["TopicArn"]
+        self.sqs.create_queue(QueueName="q-tagged", tags={"Project": "q"})
+        queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:q-tagged"
+        unknown = f"arn:aws:sns:{REGION}:{ACCOUNT}:no-such-topic"
+        found = self.tagging.get_resources(ResourceARNList=[tagged, untagged, queue_arn, unknown])
+        by_arn = {m["ResourceARN"]: m["Tags"] for m in found["ResourceTagMappingList"]}
+        # Only tagged resources come back, as in AWS; the others are simply absent.
+        self.assertEqual(by_arn, {tagged: [{"Key": "Project", "Value": "p"}], queue_arn: [{"Key": "Project", "Value": "q"}]})
+        with self.assertRaises(ClientError) as context:
+            self.tagging.get_resources(ResourceARNList=[tagged], ResourcesPerPage=10)
+        self.assertEqual(error_of(context)[:2], ("InvalidParameterException", 400))
+        with self.assertRaises(ClientError) as context:
+            self.tagging.get_resources(ResourceARNList=[tagged] * 101)
+        self.assertEqual(error_of(context)[:2], ("InvalidParameterException", 400))
+
+    def test_s3_conditional_writes_answer_412(self) -> None:
+        self.s3.create_bucket(Bucket="lock-bucket")
+        self.s3.put_object(Bucket="lock-bucket", Key="lock", Body=b"1", IfNoneMatch="*")
+        with self.assertRaises(ClientError) as context:
+            self.s3.put_object(Bucket="lock-bucket", Key="lock", Body=b"2", IfNoneMatch="*")
+        self.assertEqual(error_of(context)[:2], ("PreconditionFailed", 412))
+        etag = self.s3.get_object(Bucket="lock-bucket", Key="lock")["ETag"]
+        self.s3.put_object(Bucket="lock-bucket", Key="lock", Body=b"3", IfMatch=etag)
+        with self.assertRaises(ClientError) as context:
+            self.s3.put_object(Bucket="lock-bucket", Key="lock", Body=b"4", IfMatch=etag)
+        self.assertEqual(error_of(context)[:2], ("PreconditionFailed", 412))
 
     def test_unknown_control_endpoint(self) -> None:
         self.assertIn("error", self.control("GET", "/nothing", expect=404))

@@ -11,6 +11,8 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub kms: aws_sdk_kms::Client,
     pub agentcore: aws_sdk_bedrockagentcorecontrol::Client,
+    /// Resource Groups Tagging API: the sweep reads many resources' tags per call.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl Clients {
@@ -33,6 +35,7 @@ impl Clients {
             iam: aws_sdk_iam::Client::new(config),
             kms: aws_sdk_kms::Client::new(config),
             agentcore: aws_sdk_bedrockagentcorecontrol::Client::new(config),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(config),
         }
     }
 }

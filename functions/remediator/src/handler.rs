@@ -30,8 +30,8 @@ use corebound::remediation::{
     alert_on_failure, deferred_create, guard_key_switch, needs_key_policy, plan, plan_records,
     restrict_to_trigger, retry_delay, scope_of_names, triage, Action, Attempt, AuditAction,
     AuditRecord, AuditResult, CreateEvent, DeferralConfig, Delivery, Execution, Finding, Mode,
-    QueuedRecord, Redelivery, RedeliveryReason, RemediationConfig, ResourceKind, ResourceRef, Rule,
-    SkipReason, TrustedAccounts,
+    ObservedState, Plan, QueuedRecord, Redelivery, RedeliveryReason, RemediationConfig, ResourceKind,
+    ResourceRef, Rule, SkipReason, Trigger, TrustedAccounts,
 };
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
@@ -41,7 +41,7 @@ use crate::apply::apply;
 use crate::bucket_tags::write_bucket_tags;
 use crate::clients::Clients;
 use crate::deferral::requeue;
-use crate::observe::{identify, observe};
+use crate::observe::{identify, observe, Identified};
 use crate::retry::{CallError, FailureKind, RetryPolicy};
 
 /// Kept back from the Lambda deadline for the audit records, the alert and the error.
@@ -110,6 +110,22 @@ impl Outcome {
             writes: 0,
         }
     }
+}
+
+/// What [`Remediator::fix`] did to one resource.
+#[derive(Debug, Clone)]
+pub struct Fix {
+    /// The resource as read (AgentCore and secrets found by name carry their ARN).
+    pub resource: ResourceRef,
+    pub state: ObservedState,
+    /// The plan as carried out (a memory whose tags the service refuses has the finding
+    /// instead of the tag action).
+    pub plan: Plan,
+    /// Enforce mode: each action's outcome, in plan order; report mode: empty.
+    pub outcomes: Vec<Result<(), String>>,
+    /// A write failed with throttling or a server fault (after the retries): worth another try.
+    pub transient_failure: bool,
+    pub records: Vec<AuditRecord>,
 }
 
 /// How the event arrived.
@@ -341,15 +357,60 @@ impl Remediator {
             return Outcome::skipped(event, &reason, Some(identified.resource.identifier()));
         }
 
-        let observed = match observe(&self.clients, retry, partition, &identified).await {
-            Ok(observed) => observed,
+        let fix = match self
+            .fix(&event.event_id, &identified, event.trigger(), retry)
+            .await
+        {
+            Ok(fix) => fix,
             Err(error) => return read_failed(event, &identified.resource, &error),
         };
+        let failures: Vec<String> = fix
+            .plan
+            .actions
+            .iter()
+            .zip(&fix.outcomes)
+            .filter_map(|(action, outcome)| {
+                outcome
+                    .as_ref()
+                    .err()
+                    .map(|error| format!("{} failed: {error}", describe(action)))
+            })
+            .collect();
+        let lines = fix
+            .plan
+            .findings
+            .iter()
+            .filter(|finding| finding.needs_person())
+            .map(ToString::to_string)
+            .chain(failures.iter().cloned())
+            .collect();
+        Outcome {
+            resource: fix.resource.identifier().to_string(),
+            records: fix.records,
+            lines,
+            writes: fix.outcomes.iter().filter(|outcome| outcome.is_ok()).count(),
+            failures,
+        }
+    }
+
+    /// The event path from a resource whose scope is settled on: read its state, plan, write
+    /// (enforce mode), audit records (not emitted). Shared by the events and the sweep, so a
+    /// resource is fixed by the same code however it was found. `Err`: the read failed.
+    pub async fn fix(
+        &self,
+        event_id: &str,
+        identified: &Identified,
+        trigger: Trigger,
+        retry: &RetryPolicy,
+    ) -> Result<Fix, CallError> {
+        // Bucket ARNs carry no region or account, only the partition (the key's).
+        let partition = self.config.kms_key_arn.split(':').nth(1).unwrap_or("aws");
+        let observed = observe(&self.clients, retry, partition, identified).await?;
 
         // A PutBucketTagging / PutBucketEncryption event judges only its own rule.
         let mut decided = restrict_to_trigger(
             plan(&observed.resource, &observed.state, &self.config),
-            event.trigger(),
+            trigger,
         );
         // A switch to the CMK must not break a delivery into the resource (or Logs' use
         // of the key): the key policy is read then, once for this invocation.
@@ -366,6 +427,7 @@ impl Remediator {
         }
         let mut outcomes: Vec<Result<(), String>> = Vec::new();
         let mut details: Vec<Option<Value>> = Vec::new();
+        let mut transient_failure = false;
         if self.config.mode == Mode::Enforce {
             // The actions are independent (tags, encryption): a failed one does not stop the others.
             for action in &decided.actions {
@@ -389,6 +451,9 @@ impl Remediator {
                         None,
                     ),
                 };
+                transient_failure |= outcome
+                    .as_ref()
+                    .is_err_and(|error| error.kind == FailureKind::Transient);
                 outcomes.push(outcome.map_err(|error| error.to_string()));
                 details.push(detail);
             }
@@ -404,7 +469,7 @@ impl Remediator {
             Mode::Enforce => Execution::Enforced(&outcomes),
         };
         let mut records = plan_records(
-            &event.event_id,
+            event_id,
             &observed.resource,
             &observed.state,
             &decided,
@@ -415,32 +480,14 @@ impl Remediator {
                 record.detail = detail.clone();
             }
         }
-
-        let failures: Vec<String> = decided
-            .actions
-            .iter()
-            .zip(&outcomes)
-            .filter_map(|(action, outcome)| {
-                outcome
-                    .as_ref()
-                    .err()
-                    .map(|error| format!("{} failed: {error}", describe(action)))
-            })
-            .collect();
-        let lines = decided
-            .findings
-            .iter()
-            .filter(|finding| finding.needs_person())
-            .map(ToString::to_string)
-            .chain(failures.iter().cloned())
-            .collect();
-        Outcome {
-            resource: observed.resource.identifier().to_string(),
+        Ok(Fix {
+            resource: observed.resource,
+            state: observed.state,
+            plan: decided,
+            outcomes,
+            transient_failure,
             records,
-            lines,
-            writes: outcomes.iter().filter(|outcome| outcome.is_ok()).count(),
-            failures,
-        }
+        })
     }
 
     /// A bucket a provisioning tool just created waits for the tool's own tagging and
@@ -484,7 +531,7 @@ impl Remediator {
 /// replaces the failure (whichever way the service answers, see observe.rs for the read).
 fn memory_tags_refused(
     resource: &ResourceRef,
-    decided: &mut corebound::remediation::Plan,
+    decided: &mut Plan,
     outcomes: &mut Vec<Result<(), String>>,
     details: &mut Vec<Option<Value>>,
 ) {

@@ -12,3 +12,4 @@ pub mod init_error;
 pub mod observe;
 pub mod project_key;
 pub mod retry;
+pub mod sweep;

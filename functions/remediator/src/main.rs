@@ -9,12 +9,14 @@
 //! `REQUIRED_ROLE_PREFIX`, `SELF_ROLE_ARN`, `OPT_OUT_TAG`), the retry settings of
 //! `remediator::retry` (`REMEDIATION_RETRY_ATTEMPTS`, `REMEDIATION_RETRY_BACKOFF_MS`) and the deferral
 //! queue of `corebound::remediation::DeferralConfig` (`DEFERRAL_QUEUE_URL`,
-//! `DEFERRAL_DELAY_SECONDS`). Invalid configuration stops the function at start with a
+//! `DEFERRAL_DELAY_SECONDS`) and the sweep's `corebound::sweep::SweepSettings` (`SWEEP_QUEUE_URL`,
+//! `REPORT_BUCKET`, `SWEEP_PAGE_SIZE`, `SWEEP_LOCK_SECONDS`). Invalid configuration stops the function at start with a
 //! message naming the variable.
 
 use std::time::{Duration, Instant};
 
 use corebound::remediation::{ConfigError, DeferralConfig, RemediationConfig};
+use corebound::sweep::SweepSettings;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
@@ -26,7 +28,7 @@ use remediator::{init_error, project_key};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     corebound::logging::init();
-    let (mut config, retry, deferral) = match configuration() {
+    let (mut config, retry, deferral, sweep) = match configuration() {
         Ok(settings) => settings,
         Err(error) => {
             tracing::error!(variable = error.variable, "{error}");
@@ -57,6 +59,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         key_aliases = ?config.key_status.aliases,
         key_usable = config.key_status.usable(),
         deferral_queue = ?deferral.queue_url,
+        sweep_queue = ?sweep.queue_url,
+        report_bucket = ?sweep.report_bucket,
         "remediator ready"
     );
     let remediator = Remediator {
@@ -67,8 +71,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         alerted: Default::default(),
     };
     let remediator = &remediator;
+    let sweep = &sweep;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        remediator.handle(event).await
+        remediator::sweep::dispatch(remediator, sweep, event).await
     }))
     .await
 }
@@ -76,11 +81,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 /// How long the key check at start may take (Lambda's init phase is limited to 10 s).
 const INIT_BUDGET: Duration = Duration::from_secs(6);
 
-fn configuration() -> Result<(RemediationConfig, RetryPolicy, DeferralConfig), ConfigError> {
+type Settings = (RemediationConfig, RetryPolicy, DeferralConfig, SweepSettings);
+
+fn configuration() -> Result<Settings, ConfigError> {
     let lookup = |name: &str| std::env::var(name).ok();
     Ok((
         RemediationConfig::from_env(lookup)?,
         RetryPolicy::from_env(lookup)?,
         DeferralConfig::from_env(lookup)?,
+        SweepSettings::from_env(lookup)?,
     ))
 }

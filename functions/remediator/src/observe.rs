@@ -328,14 +328,14 @@ fn policy_value(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()))
 }
 
-fn non_empty(value: Option<&str>) -> Option<String> {
+pub fn non_empty(value: Option<&str>) -> Option<String> {
     value
         .map(str::trim)
         .filter(|value| !value.is_empty())
         .map(str::to_string)
 }
 
-fn tag_map<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+pub fn tag_map<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
     pairs
         .into_iter()
         .map(|(key, value)| (key.to_string(), value.to_string()))
@@ -364,6 +364,96 @@ pub async fn bucket_tags(
     }
 }
 
+/// A topic's encryption and resource policy (`GetTopicAttributes`): the event path's read, and
+/// the sweep's (which takes the tags from the tagging API in batches).
+pub async fn topic_attributes(
+    clients: &Clients,
+    retry: &RetryPolicy,
+    arn: &str,
+) -> Result<(EncryptionState, Option<serde_json::Value>), CallError> {
+    let sns = &clients.sns;
+    let attributes = retry
+        .sdk("sns:GetTopicAttributes", || {
+            sns.get_topic_attributes().topic_arn(arn).send()
+        })
+        .await?;
+    let attribute = |name: &str| {
+        attributes
+            .attributes()
+            .and_then(|attributes| attributes.get(name))
+            .map(String::as_str)
+    };
+    let kms_master_key_id = non_empty(attribute("KmsMasterKeyId"));
+    let resource_policy = non_empty(attribute("Policy")).map(|text| policy_value(&text));
+    Ok((EncryptionState::SnsTopic { kms_master_key_id }, resource_policy))
+}
+
+/// A queue's encryption, ARN and resource policy (`GetQueueAttributes`), for the event path
+/// and the sweep.
+pub async fn queue_attributes(
+    clients: &Clients,
+    retry: &RetryPolicy,
+    url: &str,
+) -> Result<(EncryptionState, Option<String>, Option<serde_json::Value>), CallError> {
+    let sqs = &clients.sqs;
+    let attributes = retry
+        .sdk("sqs:GetQueueAttributes", || {
+            sqs.get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::KmsMasterKeyId)
+                .attribute_names(QueueAttributeName::SqsManagedSseEnabled)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .attribute_names(QueueAttributeName::Policy)
+                .send()
+        })
+        .await?;
+    let attribute = |name: QueueAttributeName| {
+        attributes
+            .attributes()
+            .and_then(|attributes| attributes.get(&name))
+            .map(String::as_str)
+    };
+    let encryption = EncryptionState::SqsQueue {
+        kms_master_key_id: non_empty(attribute(QueueAttributeName::KmsMasterKeyId)),
+        sqs_managed_sse_enabled: attribute(QueueAttributeName::SqsManagedSseEnabled)
+            .is_some_and(|value| value.eq_ignore_ascii_case("true")),
+    };
+    let resource_arn = non_empty(attribute(QueueAttributeName::QueueArn));
+    let resource_policy =
+        non_empty(attribute(QueueAttributeName::Policy)).map(|text| policy_value(&text));
+    Ok((encryption, resource_arn, resource_policy))
+}
+
+/// A bucket's default encryption rule (`GetBucketEncryption`; none configured is `None`), for
+/// the event path and the sweep.
+pub async fn bucket_encryption(
+    clients: &Clients,
+    retry: &RetryPolicy,
+    name: &str,
+) -> Result<Option<S3DefaultEncryption>, CallError> {
+    let s3 = &clients.s3;
+    match retry
+        .sdk("s3:GetBucketEncryption", || {
+            s3.get_bucket_encryption().bucket(name).send()
+        })
+        .await
+    {
+        Ok(output) => Ok(output
+            .server_side_encryption_configuration()
+            .and_then(|configuration| configuration.rules().first())
+            .and_then(|rule| {
+                let default = rule.apply_server_side_encryption_by_default()?;
+                Some(S3DefaultEncryption {
+                    sse_algorithm: default.sse_algorithm().as_str().to_string(),
+                    kms_master_key_id: non_empty(default.kms_master_key_id()),
+                    bucket_key_enabled: rule.bucket_key_enabled().unwrap_or(false),
+                })
+            })),
+        Err(error) if error.is("ServerSideEncryptionConfigurationNotFoundError") => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// What GetMemory says that the remediator uses.
 struct MemoryDetails {
     arn: String,
@@ -384,20 +474,7 @@ type Read = Result<(Target, ObservedState), CallError>;
 impl Reader<'_> {
     async fn sns_topic(self, arn: &str) -> Read {
         let sns = &self.clients.sns;
-        let attributes = self
-            .retry
-            .sdk("sns:GetTopicAttributes", || {
-                sns.get_topic_attributes().topic_arn(arn).send()
-            })
-            .await?;
-        let attribute = |name: &str| {
-            attributes
-                .attributes()
-                .and_then(|attributes| attributes.get(name))
-                .map(String::as_str)
-        };
-        let kms_master_key_id = non_empty(attribute("KmsMasterKeyId"));
-        let resource_policy = non_empty(attribute("Policy")).map(|text| policy_value(&text));
+        let (encryption, resource_policy) = topic_attributes(self.clients, self.retry, arn).await?;
         let tags = self
             .retry
             .sdk("sns:ListTagsForResource", || {
@@ -406,7 +483,7 @@ impl Reader<'_> {
             .await?;
         let state = ObservedState {
             tags: tag_map(tags.tags().iter().map(|tag| (tag.key(), tag.value()))),
-            encryption: EncryptionState::SnsTopic { kms_master_key_id },
+            encryption,
             resource_arn: Some(arn.to_string()),
             resource_policy,
             ..ObservedState::default()
@@ -416,32 +493,8 @@ impl Reader<'_> {
 
     async fn sqs_queue(self, url: &str) -> Read {
         let sqs = &self.clients.sqs;
-        let attributes = self
-            .retry
-            .sdk("sqs:GetQueueAttributes", || {
-                sqs.get_queue_attributes()
-                    .queue_url(url)
-                    .attribute_names(QueueAttributeName::KmsMasterKeyId)
-                    .attribute_names(QueueAttributeName::SqsManagedSseEnabled)
-                    .attribute_names(QueueAttributeName::QueueArn)
-                    .attribute_names(QueueAttributeName::Policy)
-                    .send()
-            })
-            .await?;
-        let attribute = |name: QueueAttributeName| {
-            attributes
-                .attributes()
-                .and_then(|attributes| attributes.get(&name))
-                .map(String::as_str)
-        };
-        let encryption = EncryptionState::SqsQueue {
-            kms_master_key_id: non_empty(attribute(QueueAttributeName::KmsMasterKeyId)),
-            sqs_managed_sse_enabled: attribute(QueueAttributeName::SqsManagedSseEnabled)
-                .is_some_and(|value| value.eq_ignore_ascii_case("true")),
-        };
-        let resource_arn = non_empty(attribute(QueueAttributeName::QueueArn));
-        let resource_policy =
-            non_empty(attribute(QueueAttributeName::Policy)).map(|text| policy_value(&text));
+        let (encryption, resource_arn, resource_policy) =
+            queue_attributes(self.clients, self.retry, url).await?;
         let tags = self
             .retry
             .sdk("sqs:ListQueueTags", || {
@@ -532,27 +585,7 @@ impl Reader<'_> {
     async fn s3_bucket(self, name: &str) -> Read {
         let s3 = &self.clients.s3;
         let tags = bucket_tags(self.clients, self.retry, name).await?;
-        let default_encryption = match self
-            .retry
-            .sdk("s3:GetBucketEncryption", || {
-                s3.get_bucket_encryption().bucket(name).send()
-            })
-            .await
-        {
-            Ok(output) => output
-                .server_side_encryption_configuration()
-                .and_then(|configuration| configuration.rules().first())
-                .and_then(|rule| {
-                    let default = rule.apply_server_side_encryption_by_default()?;
-                    Some(S3DefaultEncryption {
-                        sse_algorithm: default.sse_algorithm().as_str().to_string(),
-                        kms_master_key_id: non_empty(default.kms_master_key_id()),
-                        bucket_key_enabled: rule.bucket_key_enabled().unwrap_or(false),
-                    })
-                }),
-            Err(error) if error.is("ServerSideEncryptionConfigurationNotFoundError") => None,
-            Err(error) => return Err(error),
-        };
+        let default_encryption = bucket_encryption(self.clients, self.retry, name).await?;
         // Who may deliver into the bucket, and whether it receives log deliveries.
         let resource_policy = match self
             .retry

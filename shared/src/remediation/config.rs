@@ -25,7 +25,7 @@ pub const MANDATORY_TAG_KEYS: [&str; 5] = [
 pub const DEFAULT_OPT_OUT_TAG: &str = "corebound:remediation";
 
 /// Whether decisions are carried out or only logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Write the fixes (the default).

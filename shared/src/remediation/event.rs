@@ -15,8 +15,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
-/// The kinds of resource the remediator handles, one per row of issue 5's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// The kinds of resource the remediator handles, one per row of issue 5's table. The snake-case
+/// names are also the sweep's `resource_type`s (work units, report).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
     SnsTopic,

@@ -65,7 +65,7 @@ pub use plan::{
 };
 pub use project_key::{check_key, KeyDescription, KeyProblem, KeyStatus};
 pub use redelivery::{
-    alert_on_failure, retry_delay, Attempt, DeferralConfig, Delivery, QueuedRecord, Redelivery,
+    alert_on_failure, queue_identity, retry_delay, url_names_queue, Attempt, DeferralConfig, Delivery, QueuedRecord, Redelivery,
     RedeliveryReason, Requeued, DEFAULT_DEFERRAL_DELAY_SECONDS, DEFAULT_RETRY_DELAY_SECONDS,
     MAX_RETRIES,
 };

@@ -89,25 +89,30 @@ impl DeferralConfig {
 
     /// True when an SQS record's `eventSourceARN` names the configured queue.
     pub fn is_our_queue(&self, event_source_arn: &str) -> bool {
-        let Some((region, account, name)) = self.queue_url.as_deref().and_then(queue_identity)
-        else {
-            return false;
-        };
-        arn_parts(event_source_arn).is_some_and(
-            |[_, _, service, arn_region, arn_account, resource]| {
-                service == "sqs"
-                    && arn_account == account
-                    && resource == name
-                    && region.is_none_or(|region| region == arn_region)
-            },
-        )
+        self.queue_url
+            .as_deref()
+            .is_some_and(|url| url_names_queue(url, event_source_arn))
     }
+}
+
+/// True when `event_source_arn` (an SQS record's) is the queue at `url` (also the sweep's
+/// work queue check).
+pub fn url_names_queue(url: &str, event_source_arn: &str) -> bool {
+    let Some((region, account, name)) = queue_identity(url) else {
+        return false;
+    };
+    arn_parts(event_source_arn).is_some_and(|[_, _, service, arn_region, arn_account, resource]| {
+        service == "sqs"
+            && arn_account == account
+            && resource == name
+            && region.is_none_or(|region| region == arn_region)
+    })
 }
 
 /// `(region if the host names one, account, queue name)` of a queue URL:
 /// `https://sqs.eu-west-1.amazonaws.com/123456789012/q`, or a local endpoint's
 /// `http://127.0.0.1:4566/123456789012/q`.
-fn queue_identity(url: &str) -> Option<(Option<&str>, &str, &str)> {
+pub fn queue_identity(url: &str) -> Option<(Option<&str>, &str, &str)> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))?;
