@@ -37,6 +37,14 @@ pub struct Args {
     /// Write the JSON report to this file.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// The remediator's settings (boxed: the subcommand enum stays small).
+    #[command(flatten)]
+    settings: Box<Settings>,
+}
+
+/// The remediator's environment variables, each with a flag that overrides it.
+#[derive(Debug, clap::Args)]
+pub struct Settings {
     /// JSON object of the mandatory tags and their values [env: REQUIRED_TAGS].
     #[arg(long, env = "REQUIRED_TAGS", hide_env_values = true)]
     required_tags: Option<String>,
@@ -71,11 +79,22 @@ impl Args {
     /// The settings by environment-variable name (flags win: clap reads the variable only
     /// when the flag is absent).
     fn lookup(&self, name: &str) -> Option<String> {
+        if name == "MODE" {
+            return Some(
+                match self.mode {
+                    CliMode::Report => "report",
+                    CliMode::Enforce => "enforce",
+                }
+                .to_string(),
+            );
+        }
+        self.settings.lookup(name)
+    }
+}
+
+impl Settings {
+    fn lookup(&self, name: &str) -> Option<String> {
         let value = match name {
-            "MODE" => Some(match self.mode {
-                CliMode::Report => "report".to_string(),
-                CliMode::Enforce => "enforce".to_string(),
-            }),
             "REQUIRED_TAGS" => self.required_tags.clone(),
             "KMS_KEY_ARN" => self.kms_key_arn.clone(),
             "SCOPE_PATTERNS" => self.scope_patterns.clone(),
@@ -93,7 +112,8 @@ impl Args {
 
 pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     let lookup = |name: &str| args.lookup(name);
-    let settings_error = |error: corebound::remediation::ConfigError| CliError::Settings(error.to_string());
+    let settings_error =
+        |error: corebound::remediation::ConfigError| CliError::Settings(error.to_string());
     let mut config = RemediationConfig::from_env(lookup).map_err(settings_error)?;
     let retry = RetryPolicy::from_env(lookup).map_err(settings_error)?;
     let settings = SweepSettings::from_env(lookup).map_err(settings_error)?;
@@ -121,7 +141,10 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
         alerted: Default::default(),
     };
     let mut bar = Bar::new();
-    let result = run_local(&remediator, &settings, &retry, |progress| bar.show(progress)).await;
+    let result = run_local(&remediator, &settings, &retry, |progress| {
+        bar.show(progress)
+    })
+    .await;
     bar.finish();
     let (report, stored) = match result {
         Ok(done) => done,
@@ -133,7 +156,8 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
         Err(error) => return Err(CliError::Other(error.to_string())),
     };
     if let Some(path) = &args.report {
-        let text = serde_json::to_string_pretty(&report).map_err(|error| CliError::Other(error.to_string()))?;
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|error| CliError::Other(error.to_string()))?;
         std::fs::write(path, text + "\n")?;
     }
     let mut out = std::io::stdout().lock();
@@ -174,11 +198,14 @@ fn table(report: &Report) -> String {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default()];
-        row.extend(
-            Outcome::ALL
-                .iter()
-                .map(|outcome| entry.outcomes.get(outcome).copied().unwrap_or(0).to_string()),
-        );
+        row.extend(Outcome::ALL.iter().map(|outcome| {
+            entry
+                .outcomes
+                .get(outcome)
+                .copied()
+                .unwrap_or(0)
+                .to_string()
+        }));
         row.push(entry.out_of_scope.to_string());
         if entry.unreadable.is_some() {
             row[0].push_str(" (unreadable)");
@@ -187,7 +214,13 @@ fn table(report: &Report) -> String {
     }
     let mut total = vec!["total".to_string()];
     total.extend(Outcome::ALL.iter().map(|outcome| {
-        report.summary.outcomes.get(outcome).copied().unwrap_or(0).to_string()
+        report
+            .summary
+            .outcomes
+            .get(outcome)
+            .copied()
+            .unwrap_or(0)
+            .to_string()
     }));
     total.push(report.summary.out_of_scope.to_string());
     rows.push(total);
@@ -244,7 +277,9 @@ impl Bar {
         if self.terminal {
             let total = progress.done + progress.waiting;
             let width = 30;
-            let filled = (progress.done * width).checked_div(total.max(1)).unwrap_or(0);
+            let filled = (progress.done * width)
+                .checked_div(total.max(1))
+                .unwrap_or(0);
             let _ = write!(
                 err,
                 "\r[{}{}] {} units, {} resources, {}s  {kind} page {}   ",

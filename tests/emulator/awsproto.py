@@ -49,6 +49,8 @@ _S3_SUBRESOURCES = {
     "logging": "Logging",
     "location": "Location",
 }
+# List calls whose paging the emulator adds (list_pages.py): their bodies are read here.
+_PAGED_LIST_TARGETS = frozenset({"AmazonSQS.ListQueues", "TrentService.ListKeys", "TrentService.ListAliases"})
 _IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
 
@@ -117,7 +119,8 @@ def parse_request(environ: dict) -> AwsRequest:
     # Only buffer bodies someone reads: ours (AgentCore, IAM, Logs) and query-protocol forms (for
     # the `Action`). S3 bodies stream through to moto untouched, whatever their Content-Type.
     is_form = environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded") and service != "s3"
-    if service in ("bedrock-agentcore", "iam", "logs", "tagging") or is_form:
+    paged_list = environ.get("HTTP_X_AMZ_TARGET") in _PAGED_LIST_TARGETS  # list_pages.py
+    if service in ("bedrock-agentcore", "iam", "logs", "tagging") or is_form or paged_list:
         request.body = _buffer_body(environ)
         if is_form:
             request.form = parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)

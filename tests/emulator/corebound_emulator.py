@@ -14,6 +14,8 @@ builds it) and routes on the SigV4 credential scope of each request:
   the key policy checked for `logs.<region>.amazonaws.com` as AWS does.
 - Resource Groups Tagging `GetResources` with `ResourceARNList` (tags of up to 100 given ARNs), which
   moto ignores (tagging_api.py).
+- SQS ListQueues and KMS ListKeys / ListAliases pages (MaxResults / Limit and their tokens),
+  which moto answers in one piece (list_pages.py).
 - tag calls that would take a resource past AWS's 50-tag limit (Logs, SQS, IAM, S3), which moto
   lets through: answered with the service's error (tag_limits.py).
 - everything else: moto, unchanged.
@@ -45,6 +47,7 @@ from werkzeug.serving import make_server
 import fixed_ids
 import logs_kms
 import tag_limits
+import list_pages
 import tagging_api
 from agentcore import AgentCore, NotSeeded, SeedError
 from s3_races import RaceError, S3Races
@@ -221,7 +224,19 @@ class Emulator:
             return logs_kms.handle(request, logs_backends, kms_backends)
         if tagging_api.claims(request):
             return tagging_api.handle(request)
+        if list_pages.claims(request):
+            return list_pages.handle(request, self._call_moto)
         return None
+
+    def _call_moto(self, environ: dict) -> Response:
+        """moto's answer to `environ`, collected (for the emulations that reshape it)."""
+        answered: dict = {}
+
+        def start_response(status: str, headers, exc_info=None):
+            answered["status"], answered["headers"] = int(status.split(" ", 1)[0]), list(headers)
+
+        body = b"".join(self.moto(environ, start_response))
+        return answered["status"], answered["headers"], body
 
     def reset(self) -> None:
         moto_api_backend.reset()  # what POST /moto-api/reset does

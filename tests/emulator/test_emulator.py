@@ -758,6 +758,37 @@ class EmulatorTest(unittest.TestCase):
             self.s3.put_object(Bucket="lock-bucket", Key="lock", Body=b"4", IfMatch=etag)
         self.assertEqual(error_of(context)[:2], ("PreconditionFailed", 412))
 
+    def test_list_queues_keys_and_aliases_page_as_in_aws(self) -> None:
+        for index in range(5):
+            self.sqs.create_queue(QueueName=f"paged-{index}")
+        first = self.sqs.list_queues(MaxResults=2)
+        self.assertEqual(len(first["QueueUrls"]), 2)
+        urls = list(first["QueueUrls"])
+        token = first["NextToken"]
+        while token:
+            page = self.sqs.list_queues(MaxResults=2, NextToken=token)
+            urls += page["QueueUrls"]
+            token = page.get("NextToken")
+        self.assertEqual(len(set(urls)), 5)
+        self.assertNotIn("NextToken", self.sqs.list_queues())
+        with self.assertRaises(ClientError) as context:
+            self.sqs.list_queues(MaxResults=2, NextToken="not-a-token")
+        self.assertEqual(error_of(context)[0], "InvalidParameterValue")
+        keys = [self.kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(3)]
+        for index, key in enumerate(keys):
+            self.kms.create_alias(AliasName=f"alias/paged-{index}", TargetKeyId=key)
+        page = self.kms.list_keys(Limit=2)
+        self.assertTrue(page["Truncated"])
+        rest = self.kms.list_keys(Limit=2, Marker=page["NextMarker"])
+        self.assertFalse(rest["Truncated"])
+        self.assertEqual({k["KeyId"] for k in page["Keys"] + rest["Keys"]}, set(keys))
+        aliases = self.kms.list_aliases(Limit=1)
+        self.assertEqual(len(aliases["Aliases"]), 1)
+        self.assertTrue(aliases["Truncated"])
+        with self.assertRaises(ClientError) as context:
+            self.kms.list_keys(Limit=1001)
+        self.assertEqual(error_of(context)[0], "ValidationException")
+
     def test_unknown_control_endpoint(self) -> None:
         self.assertIn("error", self.control("GET", "/nothing", expect=404))
 

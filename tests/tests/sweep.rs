@@ -41,9 +41,18 @@ fn resource_writes(requests: &[Value]) -> Vec<String> {
         .filter(|r| !is_sweep_infrastructure(r))
         .filter_map(|r| r["operation"].as_str())
         .filter(|op| {
-            ["Tag", "Untag", "Put", "Set", "Create", "Delete", "Update", "Associate"]
-                .iter()
-                .any(|prefix| op.starts_with(prefix))
+            [
+                "Tag",
+                "Untag",
+                "Put",
+                "Set",
+                "Create",
+                "Delete",
+                "Update",
+                "Associate",
+            ]
+            .iter()
+            .any(|prefix| op.starts_with(prefix))
         })
         .map(str::to_string)
         .collect()
@@ -119,7 +128,10 @@ impl Fixture {
             ("SWEEP_QUEUE_URL", self.work_queue.clone()),
             ("REPORT_BUCKET", REPORT_BUCKET.to_string()),
             ("SWEEP_PAGE_SIZE", "2".to_string()),
-            ("AWS_LAMBDA_FUNCTION_NAME", "corebound-remediator".to_string()),
+            (
+                "AWS_LAMBDA_FUNCTION_NAME",
+                "corebound-remediator".to_string(),
+            ),
         ] {
             env.push((k.to_string(), v));
         }
@@ -266,16 +278,12 @@ fn seed(emu: &Emulator, fx: &Fixture) -> Account {
     let bare_queues = (1..=2)
         .map(|i| aws::create_queue(emu, &format!("corebound-demo-q{i}"), &[], &[]))
         .collect();
-    let compliant_queue = aws::create_queue(
-        emu,
-        "corebound-demo-q0",
-        &[("KmsMasterKeyId", cmk)],
-        &tags,
-    );
+    let compliant_queue =
+        aws::create_queue(emu, "corebound-demo-q0", &[("KmsMasterKeyId", cmk)], &tags);
     let other_team_queue = aws::create_queue(emu, "payments-ledger", &[], &[]);
-    let bare_secret = aws::create_secret(emu, "corebound-demo/db", None, &[]);
-    let compliant_secret = aws::create_secret(emu, "corebound-demo/api", Some(cmk), &tags);
-    aws::create_secret(emu, "payments/db", None, &[]);
+    let bare_secret = aws::create_secret(emu, "corebound-demo-db", None, &[]);
+    let compliant_secret = aws::create_secret(emu, "corebound-demo-api", Some(cmk), &tags);
+    aws::create_secret(emu, "payments-db", None, &[]);
     let bare_topic = aws::create_topic(emu, "corebound-demo-events", &[], &[]);
     let foreign_key = aws::create_key(emu, "someone else's key", &[]);
     let foreign_key_topic = aws::create_topic(
@@ -352,11 +360,20 @@ fn report_mode_sweeps_every_page_writes_nothing_and_reports_every_resource() {
             .as_array()
             .unwrap()
             .contains(&json!("cmk-encryption")));
-        assert!(queue["missing"].as_array().unwrap().contains(&json!("tag:Project")));
+        assert!(queue["missing"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("tag:Project")));
     }
-    assert_eq!(entry(&report, &account.compliant_queue)["outcome"], "compliant");
+    assert_eq!(
+        entry(&report, &account.compliant_queue)["outcome"],
+        "compliant"
+    );
     assert_eq!(entry(&report, &account.bare_secret)["outcome"], "would-fix");
-    assert_eq!(entry(&report, &account.compliant_secret)["outcome"], "compliant");
+    assert_eq!(
+        entry(&report, &account.compliant_secret)["outcome"],
+        "compliant"
+    );
     assert_eq!(entry(&report, &account.bare_topic)["outcome"], "would-fix");
     let foreign = entry(&report, &account.foreign_key_topic);
     assert_eq!(foreign["outcome"], "exception");
@@ -365,17 +382,32 @@ fn report_mode_sweeps_every_page_writes_nothing_and_reports_every_resource() {
         .unwrap()
         .contains("not the project CMK"));
     assert_eq!(entry(&report, "corebound-demo-app")["outcome"], "compliant");
-    assert_eq!(entry(&report, "corebound-demo-worker")["outcome"], "would-fix");
-    assert_eq!(entry(&report, "corebound-demo-data")["outcome"], "compliant");
-    assert_eq!(entry(&report, ":role/LPMA_Demo_app")["outcome"], "would-fix");
-    assert_eq!(entry(&report, ":role/LPMA_Demo_tagged")["outcome"], "compliant");
+    assert_eq!(
+        entry(&report, "corebound-demo-worker")["outcome"],
+        "would-fix"
+    );
+    assert_eq!(
+        entry(&report, "corebound-demo-data")["outcome"],
+        "compliant"
+    );
+    assert_eq!(
+        entry(&report, ":role/LPMA_Demo_app")["outcome"],
+        "would-fix"
+    );
+    assert_eq!(
+        entry(&report, ":role/LPMA_Demo_tagged")["outcome"],
+        "compliant"
+    );
     // The demo key (alias in scope) lacks the tags; the project key has no alias: out of scope.
     assert_eq!(types["kms_key"]["outcomes"]["would-fix"], 1);
     assert!(report["resources"]
         .as_array()
         .unwrap()
         .iter()
-        .all(|r| !r["arn"].as_str().unwrap().ends_with(&account.other_team_queue)));
+        .all(|r| !r["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(&account.other_team_queue)));
     assert_eq!(report["summary"]["needs_person"], 1, "the foreign key");
     assert!(!lock_exists(emu), "the lock is released at the end");
 
@@ -385,11 +417,20 @@ fn report_mode_sweeps_every_page_writes_nothing_and_reports_every_resource() {
         .into_iter()
         .filter(|line| line["type"] == "sweep-metrics")
         .collect();
-    let units: usize = types.values().map(|t| t["pages"].as_u64().unwrap() as usize).sum();
+    let units: usize = types
+        .values()
+        .map(|t| t["pages"].as_u64().unwrap() as usize)
+        .sum();
     assert_eq!(metrics.len(), units + 1);
     let last = metrics.last().unwrap();
-    assert_eq!(last["_aws"]["CloudWatchMetrics"][0]["Namespace"], "corebound/sweep");
-    assert_eq!(last["SweepNonCompliant"], report["summary"]["non_compliant"]);
+    assert_eq!(
+        last["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "corebound/sweep"
+    );
+    assert_eq!(
+        last["SweepNonCompliant"],
+        report["summary"]["non_compliant"]
+    );
     // Audit records as for events, with the sweep as their event.
     let audits = process
         .log_records()
@@ -403,7 +444,9 @@ fn report_mode_sweeps_every_page_writes_nothing_and_reports_every_resource() {
     let alerts = fx.alerts(emu);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert!(alerts[0].contains("corebound-demo-audit"), "{}", alerts[0]);
-    assert!(alerts[0].contains(&format!("s3://{REPORT_BUCKET}/sweeps/{sweep_id}/report.json")));
+    assert!(alerts[0].contains(&format!(
+        "s3://{REPORT_BUCKET}/sweeps/{sweep_id}/report.json"
+    )));
 }
 
 #[test]
@@ -413,7 +456,10 @@ fn enforce_mode_fixes_and_a_second_sweep_reads_without_writing() {
     let account = seed(emu, &fx);
     let mut process = fx.start(emu, "enforce", &[]);
 
-    let first = start_sweep(&mut process)["sweep_id"].as_str().unwrap().to_string();
+    let first = start_sweep(&mut process)["sweep_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     drain(&mut process, emu, &fx);
     let report1 = report(emu, &first);
     for queue in &account.bare_queues {
@@ -421,16 +467,29 @@ fn enforce_mode_fixes_and_a_second_sweep_reads_without_writing() {
         assert_eq!(aws::queue_tags(emu, queue), required_tags());
         assert_eq!(aws::queue_attributes(emu, queue)["KmsMasterKeyId"], fx.cmk);
     }
-    assert_eq!(aws::queue_tags(emu, &account.other_team_queue), BTreeMap::new());
+    assert_eq!(
+        aws::queue_tags(emu, &account.other_team_queue),
+        BTreeMap::new()
+    );
     assert_eq!(
         aws::describe_secret(emu, &account.bare_secret)["KmsKeyId"],
         fx.cmk
     );
     assert_eq!(aws::role_tags(emu, "LPMA_Demo_app"), required_tags());
-    assert_eq!(aws::log_group_tags(emu, "corebound-demo-worker"), required_tags());
-    assert_eq!(report1["summary"]["outcomes"]["fixed"], 9, "{:#}", report1["summary"]);
+    assert_eq!(
+        aws::log_group_tags(emu, "corebound-demo-worker"),
+        required_tags()
+    );
+    assert_eq!(
+        report1["summary"]["outcomes"]["fixed"], 9,
+        "{:#}",
+        report1["summary"]
+    );
 
-    let second = start_sweep(&mut process)["sweep_id"].as_str().unwrap().to_string();
+    let second = start_sweep(&mut process)["sweep_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(first, second);
     let before = emu.requests().len();
     drain(&mut process, emu, &fx);
@@ -443,10 +502,16 @@ fn enforce_mode_fixes_and_a_second_sweep_reads_without_writing() {
         "only the topic on someone else's key"
     );
     let resources = report2["summary"]["resources"].as_u64().unwrap() as f64;
-    let reads = requests.iter().filter(|r| !is_sweep_infrastructure(r)).count() as f64;
+    let reads = requests
+        .iter()
+        .filter(|r| !is_sweep_infrastructure(r))
+        .count() as f64;
     // Listing overhead dominates an account this small (ten types, two per page): the
     // 10 000-resource bench measures the per-resource figure; here only a loose bound.
-    assert!(reads / resources < 3.0, "{reads} reads for {resources} resources");
+    assert!(
+        reads / resources < 3.0,
+        "{reads} reads for {resources} resources"
+    );
 }
 
 #[test]
@@ -456,7 +521,10 @@ fn a_throttled_unit_is_retried_by_the_queue_and_a_vanished_resource_is_gone() {
     let topic = aws::create_topic(emu, "corebound-demo-events", &[], &[]);
     let queue = aws::create_queue(emu, "corebound-demo-q1", &[], &[]);
     let mut process = fx.start(emu, "report", &[]);
-    let sweep_id = start_sweep(&mut process)["sweep_id"].as_str().unwrap().to_string();
+    let sweep_id = start_sweep(&mut process)["sweep_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Throttled past the retries (2 tries, no SDK retries) the first time the queue unit runs.
     emu.post(
         "/_corebound/faults",
@@ -469,7 +537,9 @@ fn a_throttled_unit_is_retried_by_the_queue_and_a_vanished_resource_is_gone() {
     );
     let drained = drain(&mut process, emu, &fx);
     assert_eq!(drained.failed_items, 1, "the throttled unit, once");
-    assert!(process.output().contains("sweep unit failed: the queue retries it"));
+    assert!(process
+        .output()
+        .contains("sweep unit failed: the queue retries it"));
     let report = report(emu, &sweep_id);
     assert_eq!(entry(&report, &queue)["outcome"], "would-fix");
     let gone = entry(&report, &topic);
@@ -484,9 +554,8 @@ fn malformed_and_stale_units_change_nothing() {
     let fx = Fixture::new(emu);
     aws::create_queue(emu, "corebound-demo-q1", &[], &[]);
     let mut process = fx.start(emu, "enforce", &[]);
-    let message = |id: &str, body: &str| {
-        json!({"MessageId": id, "ReceiptHandle": "r", "Body": body})
-    };
+    let message =
+        |id: &str, body: &str| json!({"MessageId": id, "ReceiptHandle": "r", "Body": body});
     let batch = json!({"Records": [
         sqs_record(&message("m-malformed", "{\"sweep_id\": \"x\"")),
         sqs_record(&message("m-unknown-field", r#"{"sweep_id": "20261203T231500Z-1a2b3c4d", "resource_type": "sqs_queue", "page": 0, "mode": "enforce"}"#)),
@@ -521,7 +590,10 @@ fn a_start_while_a_sweep_runs_enqueues_nothing() {
         json!({"sweep": "already-running", "sweep_id": first["sweep_id"]})
     );
     let queued = aws::queue_attributes(emu, &fx.work_queue);
-    assert_eq!(queued["ApproximateNumberOfMessages"], "10", "one sweep's units");
+    assert_eq!(
+        queued["ApproximateNumberOfMessages"], "10",
+        "one sweep's units"
+    );
     // Without the queue or the bucket, the function does not sweep.
     let mut disabled = fx.start(emu, "enforce", &[("REPORT_BUCKET", "")]);
     assert_eq!(start_sweep(&mut disabled)["sweep"], "disabled");
@@ -532,13 +604,15 @@ fn the_corebound_command_reports_then_enforces() {
     let (_guard, emu) = emulator();
     let fx = Fixture::new(emu);
     let queue = aws::create_queue(emu, "corebound-demo-q1", &[], &[]);
-    let secret = aws::create_secret(emu, "corebound-demo/db", None, &[]);
+    let secret = aws::create_secret(emu, "corebound-demo-db", None, &[]);
     aws::create_log_group(emu, "corebound-demo-app", None, &[]);
     let dir = std::env::temp_dir().join(format!("corebound-sweep-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let run = |mode: &str, file: &str| {
         let mut command = Command::new(binary_path("corebound"));
-        command.args(["sweep", "--mode", mode, "--report"]).arg(dir.join(file));
+        command
+            .args(["sweep", "--mode", mode, "--report"])
+            .arg(dir.join(file));
         for (k, v) in fx.env(emu, "enforce", &[("MODE", ""), ("REPORT_BUCKET", "")]) {
             command.env(k, v);
         }
@@ -561,13 +635,22 @@ fn the_corebound_command_reports_then_enforces() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert_eq!(resource_writes(&emu.requests()[before..]), Vec::<String>::new());
+    assert_eq!(
+        resource_writes(&emu.requests()[before..]),
+        Vec::<String>::new()
+    );
     assert_eq!(report["mode"], "report");
     assert_eq!(entry(&report, &queue)["outcome"], "would-fix");
     assert_eq!(entry(&report, &secret)["outcome"], "would-fix");
-    assert!(stdout.lines().any(|l| l.starts_with("sqs_queue")), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("sqs_queue")),
+        "{stdout}"
+    );
     assert!(stdout.contains("would-fix"), "{stdout}");
-    assert!(stderr.contains("swept sqs_queue page 1"), "plain lines off a terminal: {stderr}");
+    assert!(
+        stderr.contains("swept sqs_queue page 1"),
+        "plain lines off a terminal: {stderr}"
+    );
 
     let (output, report) = run("enforce", "enforce.json");
     assert_eq!(

@@ -30,8 +30,8 @@ use corebound::remediation::{
     alert_on_failure, deferred_create, guard_key_switch, needs_key_policy, plan, plan_records,
     restrict_to_trigger, retry_delay, scope_of_names, triage, Action, Attempt, AuditAction,
     AuditRecord, AuditResult, CreateEvent, DeferralConfig, Delivery, Execution, Finding, Mode,
-    ObservedState, Plan, QueuedRecord, Redelivery, RedeliveryReason, RemediationConfig, ResourceKind,
-    ResourceRef, Rule, SkipReason, Trigger, TrustedAccounts,
+    ObservedState, Plan, QueuedRecord, Redelivery, RedeliveryReason, RemediationConfig,
+    ResourceKind, ResourceRef, Rule, SkipReason, Trigger, TrustedAccounts,
 };
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
@@ -388,7 +388,11 @@ impl Remediator {
             resource: fix.resource.identifier().to_string(),
             records: fix.records,
             lines,
-            writes: fix.outcomes.iter().filter(|outcome| outcome.is_ok()).count(),
+            writes: fix
+                .outcomes
+                .iter()
+                .filter(|outcome| outcome.is_ok())
+                .count(),
             failures,
         }
     }

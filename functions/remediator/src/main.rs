@@ -81,7 +81,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 /// How long the key check at start may take (Lambda's init phase is limited to 10 s).
 const INIT_BUDGET: Duration = Duration::from_secs(6);
 
-type Settings = (RemediationConfig, RetryPolicy, DeferralConfig, SweepSettings);
+type Settings = (
+    RemediationConfig,
+    RetryPolicy,
+    DeferralConfig,
+    SweepSettings,
+);
 
 fn configuration() -> Result<Settings, ConfigError> {
     let lookup = |name: &str| std::env::var(name).ok();

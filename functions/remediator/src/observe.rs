@@ -335,7 +335,9 @@ pub fn non_empty(value: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-pub fn tag_map<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+pub fn tag_map<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> BTreeMap<String, String> {
     pairs
         .into_iter()
         .map(|(key, value)| (key.to_string(), value.to_string()))
@@ -385,7 +387,10 @@ pub async fn topic_attributes(
     };
     let kms_master_key_id = non_empty(attribute("KmsMasterKeyId"));
     let resource_policy = non_empty(attribute("Policy")).map(|text| policy_value(&text));
-    Ok((EncryptionState::SnsTopic { kms_master_key_id }, resource_policy))
+    Ok((
+        EncryptionState::SnsTopic { kms_master_key_id },
+        resource_policy,
+    ))
 }
 
 /// A queue's encryption, ARN and resource policy (`GetQueueAttributes`), for the event path

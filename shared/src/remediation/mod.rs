@@ -65,9 +65,9 @@ pub use plan::{
 };
 pub use project_key::{check_key, KeyDescription, KeyProblem, KeyStatus};
 pub use redelivery::{
-    alert_on_failure, queue_identity, retry_delay, url_names_queue, Attempt, DeferralConfig, Delivery, QueuedRecord, Redelivery,
-    RedeliveryReason, Requeued, DEFAULT_DEFERRAL_DELAY_SECONDS, DEFAULT_RETRY_DELAY_SECONDS,
-    MAX_RETRIES,
+    alert_on_failure, queue_identity, retry_delay, url_names_queue, Attempt, DeferralConfig,
+    Delivery, QueuedRecord, Redelivery, RedeliveryReason, Requeued, DEFAULT_DEFERRAL_DELAY_SECONDS,
+    DEFAULT_RETRY_DELAY_SECONDS, MAX_RETRIES,
 };
 pub use rules::{
     in_scope, is_opted_out, merged_bucket_tags, missing_tags, scope_of_names, triage, SkipReason,

@@ -29,7 +29,11 @@ pub fn unit_metrics(function: &str, mode: Mode, part: &Part, timestamp_ms: u64) 
     let mut metrics = Vec::new();
     let mut fields = Map::new();
     for outcome in Outcome::ALL {
-        let count = part.resources.iter().filter(|r| r.outcome == outcome).count();
+        let count = part
+            .resources
+            .iter()
+            .filter(|r| r.outcome == outcome)
+            .count();
         metrics.push(json!({"Name": outcome.metric(), "Unit": "Count"}));
         fields.insert(outcome.metric().to_string(), json!(count));
     }
@@ -63,7 +67,12 @@ pub fn unit_metrics(function: &str, mode: Mode, part: &Part, timestamp_ms: u64) 
 }
 
 /// The EMF line of a finished sweep.
-pub fn sweep_metrics(function: &str, report: &Report, duration_seconds: u64, timestamp_ms: u64) -> Value {
+pub fn sweep_metrics(
+    function: &str,
+    report: &Report,
+    duration_seconds: u64,
+    timestamp_ms: u64,
+) -> Value {
     json!({
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -107,12 +116,18 @@ mod tests {
             listed: 2,
             out_of_scope: 0,
             unreadable: None,
-            resources: vec![would, ResourceResult::gone(ResourceKind::SnsTopic, "arn:t2", "x")],
+            resources: vec![
+                would,
+                ResourceResult::gone(ResourceKind::SnsTopic, "arn:t2", "x"),
+            ],
         };
         let line = unit_metrics("corebound-remediator", Mode::Report, &part, 1_000);
         let directive = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], METRICS_NAMESPACE);
-        assert_eq!(directive["Dimensions"], json!([["Function", "ResourceType"]]));
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["Function", "ResourceType"]])
+        );
         // Every metric named in the directive has a numeric value at the top level (EMF rule).
         for metric in directive["Metrics"].as_array().unwrap() {
             let name = metric["Name"].as_str().unwrap();

@@ -118,7 +118,12 @@ impl ResourceResult {
 
     /// A resource (or type) that could not be read.
     pub fn unreadable(resource_type: ResourceKind, arn: &str, error: &str) -> Self {
-        Self::bare(resource_type, arn, Outcome::Unreadable, Some(error.to_string()))
+        Self::bare(
+            resource_type,
+            arn,
+            Outcome::Unreadable,
+            Some(error.to_string()),
+        )
     }
 
     /// A resource deleted between the listing and the read.
@@ -126,7 +131,12 @@ impl ResourceResult {
         Self::bare(resource_type, arn, Outcome::Gone, Some(reason.to_string()))
     }
 
-    fn bare(resource_type: ResourceKind, arn: &str, outcome: Outcome, error: Option<String>) -> Self {
+    fn bare(
+        resource_type: ResourceKind,
+        arn: &str,
+        outcome: Outcome,
+        error: Option<String>,
+    ) -> Self {
         ResourceResult {
             resource_type,
             arn: arn.to_string(),
@@ -148,7 +158,12 @@ pub fn classify(
     plan: &Plan,
     execution: Execution<'_>,
 ) -> ResourceResult {
-    let mut result = ResourceResult::bare(resource.kind(), resource.identifier(), Outcome::Compliant, None);
+    let mut result = ResourceResult::bare(
+        resource.kind(),
+        resource.identifier(),
+        Outcome::Compliant,
+        None,
+    );
     let mut failed = false;
     for (index, action) in plan.actions.iter().enumerate() {
         let (missing, what) = describe(action, before);
@@ -159,11 +174,15 @@ pub fn classify(
                 Some(Ok(())) => result.done.push(what),
                 Some(Err(error)) => {
                     failed = true;
-                    result.error.get_or_insert_with(|| format!("{what}: {error}"));
+                    result
+                        .error
+                        .get_or_insert_with(|| format!("{what}: {error}"));
                 }
                 None => {
                     failed = true;
-                    result.error.get_or_insert_with(|| format!("{what}: not attempted"));
+                    result
+                        .error
+                        .get_or_insert_with(|| format!("{what}: not attempted"));
                 }
             },
         }
@@ -180,9 +199,7 @@ pub fn classify(
     result
         .exceptions
         .extend(plan.exceptions.iter().map(ToString::to_string));
-    if !plan.exceptions.is_empty()
-        && !result.missing.iter().any(|m| m == "cmk-encryption")
-    {
+    if !plan.exceptions.is_empty() && !result.missing.iter().any(|m| m == "cmk-encryption") {
         // A rule deliberately not applied is still a rule the resource does not meet.
         result.missing.push("cmk-encryption".to_string());
     }
@@ -220,7 +237,10 @@ fn describe(action: &Action, before: &ObservedState) -> (Vec<String>, String) {
                 .collect();
             (
                 keys.iter().map(|key| format!("tag:{key}")).collect(),
-                format!("tag {} (whole tag set written, existing tags kept)", keys.join(", ")),
+                format!(
+                    "tag {} (whole tag set written, existing tags kept)",
+                    keys.join(", ")
+                ),
             )
         }
         Action::SetEncryption(change) => {
@@ -241,7 +261,9 @@ fn describe(action: &Action, before: &ObservedState) -> (Vec<String>, String) {
 
 fn finding_missing(finding: &Finding) -> Vec<String> {
     match finding {
-        Finding::EmptyRequiredTags { keys } => keys.iter().map(|key| format!("tag:{key}")).collect(),
+        Finding::EmptyRequiredTags { keys } => {
+            keys.iter().map(|key| format!("tag:{key}")).collect()
+        }
         Finding::TagLimitReached { missing, .. } => {
             missing.iter().map(|key| format!("tag:{key}")).collect()
         }
@@ -321,12 +343,27 @@ mod tests {
         assert_eq!(report.outcome, Outcome::WouldFix);
         assert_eq!(
             report.missing,
-            ["cmk-encryption", "tag:ApplicationId", "tag:Environment", "tag:ManagedBy", "tag:ServiceLine"]
+            [
+                "cmk-encryption",
+                "tag:ApplicationId",
+                "tag:Environment",
+                "tag:ManagedBy",
+                "tag:ServiceLine"
+            ]
         );
-        assert!(report.done.iter().all(|d| d.starts_with("would ")), "{:?}", report.done);
+        assert!(
+            report.done.iter().all(|d| d.starts_with("would ")),
+            "{:?}",
+            report.done
+        );
         assert!(report.non_compliant() && !report.needs_person());
 
-        let fixed = classify(&resource, &bare, &decided, Execution::Enforced(&[Ok(()), Ok(())]));
+        let fixed = classify(
+            &resource,
+            &bare,
+            &decided,
+            Execution::Enforced(&[Ok(()), Ok(())]),
+        );
         assert_eq!(fixed.outcome, Outcome::Fixed);
         assert!(!fixed.non_compliant());
         let failed = classify(
@@ -344,7 +381,10 @@ mod tests {
     fn findings_and_opt_outs_are_exceptions_only_findings_need_a_person() {
         let config = config();
         let resource = topic("corebound-demo-a");
-        let foreign = state(&ALL_TAGS, Some("arn:aws:kms:us-east-1:123456789012:key/other"));
+        let foreign = state(
+            &ALL_TAGS,
+            Some("arn:aws:kms:us-east-1:123456789012:key/other"),
+        );
         let decided = plan(&resource, &foreign, &config);
         let result = classify(&resource, &foreign, &decided, Execution::Enforced(&[]));
         assert_eq!(result.outcome, Outcome::Exception);

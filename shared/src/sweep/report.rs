@@ -272,10 +272,19 @@ mod tests {
     #[test]
     fn part_keys_round_trip() {
         let text = part_key(ID, ResourceKind::SqsQueue, 3, true);
-        assert_eq!(text, "sweep-parts/20261203T231500Z-1a2b3c4d/sqs_queue-00003-last.json");
-        assert_eq!(parse_part_key(ID, &text), Some(key(ResourceKind::SqsQueue, 3, true)));
+        assert_eq!(
+            text,
+            "sweep-parts/20261203T231500Z-1a2b3c4d/sqs_queue-00003-last.json"
+        );
+        assert_eq!(
+            parse_part_key(ID, &text),
+            Some(key(ResourceKind::SqsQueue, 3, true))
+        );
         let text = part_key(ID, ResourceKind::LogGroup, 0, false);
-        assert_eq!(parse_part_key(ID, &text), Some(key(ResourceKind::LogGroup, 0, false)));
+        assert_eq!(
+            parse_part_key(ID, &text),
+            Some(key(ResourceKind::LogGroup, 0, false))
+        );
         for other in [
             "sweep-parts/20261203T231500Z-1a2b3c4d/manifest.json",
             "sweep-parts/20261203T231500Z-00000000/sqs_queue-00000.json",
@@ -294,7 +303,11 @@ mod tests {
             key(ResourceKind::SqsQueue, 2, true),
             key(ResourceKind::Secret, 0, true),
         ];
-        assert_eq!(completion(&types, &keys), None, "page 1 of the queues is missing");
+        assert_eq!(
+            completion(&types, &keys),
+            None,
+            "page 1 of the queues is missing"
+        );
         keys.push(key(ResourceKind::SqsQueue, 1, false));
         let chosen = completion(&types, &keys).unwrap();
         assert_eq!(chosen.len(), 4);
@@ -337,7 +350,10 @@ mod tests {
                 listed: 3,
                 out_of_scope: 1,
                 unreadable: None,
-                resources: vec![result("q2", Outcome::WouldFix), result("q1", Outcome::Compliant)],
+                resources: vec![
+                    result("q2", Outcome::WouldFix),
+                    result("q1", Outcome::Compliant),
+                ],
             },
             Part {
                 sweep_id: ID.into(),

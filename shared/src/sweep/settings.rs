@@ -58,13 +58,16 @@ impl SweepSettings {
                 valid_bucket_name(&bucket)
                     .then_some(bucket.clone())
                     .ok_or(ConfigError {
-                        variable: "REPORT_BUCKET",
-                        received: format!("{bucket:?}"),
-                        expected: "an S3 bucket name (3 to 63 lower-case letters, digits, dots and hyphens)".into(),
-                    })
+                    variable: "REPORT_BUCKET",
+                    received: format!("{bucket:?}"),
+                    expected:
+                        "an S3 bucket name (3 to 63 lower-case letters, digits, dots and hyphens)"
+                            .into(),
+                })
             })
             .transpose()?;
-        let number = |variable: &'static str, low: u64, high: u64, default: u64| match get(variable) {
+        let number = |variable: &'static str, low: u64, high: u64, default: u64| match get(variable)
+        {
             None => Ok(default),
             Some(raw) => raw
                 .parse::<u64>()
@@ -90,8 +93,14 @@ fn valid_bucket_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && name.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]
@@ -111,7 +120,10 @@ mod tests {
     fn defaults_and_validation() {
         assert_eq!(settings(&[]).unwrap(), SweepSettings::default());
         let set = settings(&[
-            ("SWEEP_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/corebound-sweep"),
+            (
+                "SWEEP_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/corebound-sweep",
+            ),
             ("REPORT_BUCKET", "corebound-reports-123"),
             ("SWEEP_PAGE_SIZE", "5"),
         ])

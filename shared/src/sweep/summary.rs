@@ -53,14 +53,23 @@ pub fn summary(report: &Report, location: &str) -> Option<SweepSummary> {
                 (count > 0).then(|| format!("{outcome} {count}"))
             })
             .collect();
-        let _ = write!(message, "{}: {}", kind_name(entry.resource_type), counts.join(", "));
+        let _ = write!(
+            message,
+            "{}: {}",
+            kind_name(entry.resource_type),
+            counts.join(", ")
+        );
         if let Some(error) = &entry.unreadable {
             let _ = write!(message, " — could not be listed: {error}");
         }
         message.push('\n');
     }
     message.push('\n');
-    let needing: Vec<_> = report.resources.iter().filter(|r| r.needs_person()).collect();
+    let needing: Vec<_> = report
+        .resources
+        .iter()
+        .filter(|r| r.needs_person())
+        .collect();
     for resource in needing.iter().take(LISTED) {
         let why: Vec<&str> = resource
             .findings
@@ -68,10 +77,20 @@ pub fn summary(report: &Report, location: &str) -> Option<SweepSummary> {
             .map(String::as_str)
             .chain(resource.error.as_deref())
             .collect();
-        let _ = writeln!(message, "- {} ({}): {}", resource.arn, resource.outcome, why.join("; "));
+        let _ = writeln!(
+            message,
+            "- {} ({}): {}",
+            resource.arn,
+            resource.outcome,
+            why.join("; ")
+        );
     }
     if needing.len() > LISTED {
-        let _ = writeln!(message, "… and {} more in the report.", needing.len() - LISTED);
+        let _ = writeln!(
+            message,
+            "… and {} more in the report.",
+            needing.len() - LISTED
+        );
     }
     Some(SweepSummary { subject, message })
 }
@@ -111,8 +130,18 @@ mod tests {
         let report = Report::assemble(&manifest, vec![part(vec![denied])], "t".into());
         let summary = summary(&report, "s3://b/k").unwrap();
         assert!(summary.subject.len() <= 100);
-        assert!(summary.message.contains("arn:s2 (unreadable): AccessDenied"), "{}", summary.message);
+        assert!(
+            summary
+                .message
+                .contains("arn:s2 (unreadable): AccessDenied"),
+            "{}",
+            summary.message
+        );
         assert!(summary.message.contains("s3://b/k"));
-        assert!(summary.message.contains("secret: unreadable 1"), "{}", summary.message);
+        assert!(
+            summary.message.contains("secret: unreadable 1"),
+            "{}",
+            summary.message
+        );
     }
 }

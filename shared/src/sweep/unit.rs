@@ -41,9 +41,9 @@ impl StartMessage {
 
     /// True only for exactly `{"corebound": "sweep-start"}`.
     pub fn matches(payload: &Value) -> bool {
-        payload
-            .as_object()
-            .is_some_and(|object| object.len() == 1 && object.get("corebound") == Some(&Value::from(Self::VALUE)))
+        payload.as_object().is_some_and(|object| {
+            object.len() == 1 && object.get("corebound") == Some(&Value::from(Self::VALUE))
+        })
     }
 
     pub fn json() -> Value {
@@ -130,7 +130,9 @@ pub fn parse_unit(body: &str) -> Result<WorkUnit, UnitError> {
             )))
         }
         None if unit.page > 0 => {
-            return Err(UnitError("a page after the first needs its page_token".into()))
+            return Err(UnitError(
+                "a page after the first needs its page_token".into(),
+            ))
         }
         _ => {}
     }
@@ -234,7 +236,10 @@ mod tests {
         let id = "20261203T231500Z-1a2b3c4d";
         let cases = [
             ("{", "not a sweep unit"),
-            (r#"{"sweep_id": "x", "resource_type": "sns_topic", "page": 0}"#, "sweep_id"),
+            (
+                r#"{"sweep_id": "x", "resource_type": "sns_topic", "page": 0}"#,
+                "sweep_id",
+            ),
             (
                 r#"{"sweep_id": "20261203T231500Z-1a2b3c4d", "resource_type": "ec2_instance", "page": 0}"#,
                 "not a sweep unit",

@@ -224,7 +224,8 @@ async fn fill_tags(
         Err(error) => {
             tracing::warn!(%error, "tagging API unavailable: reading tags resource by resource");
             for (item, batch) in items.iter().zip(batches.iter_mut()) {
-                if item.resource.kind() != ResourceKind::Secret && matches!(batch, Batch::State(_)) {
+                if item.resource.kind() != ResourceKind::Secret && matches!(batch, Batch::State(_))
+                {
                     *batch = Batch::EventPath;
                 }
             }

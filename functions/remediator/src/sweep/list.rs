@@ -85,7 +85,11 @@ pub async fn list_page(
         ResourceKind::SnsTopic => {
             let page = retry
                 .sdk("sns:ListTopics", || {
-                    clients.sns.list_topics().set_next_token(token.clone()).send()
+                    clients
+                        .sns
+                        .list_topics()
+                        .set_next_token(token.clone())
+                        .send()
                 })
                 .await?;
             let items = page
@@ -150,10 +154,11 @@ pub async fn list_page(
                 .iter()
                 .filter_map(|group| {
                     let name = group.log_group_name()?;
-                    let arn = group
-                        .log_group_arn()
-                        .map(str::to_string)
-                        .or_else(|| group.arn().map(|arn| arn.trim_end_matches(":*").to_string()));
+                    let arn = group.log_group_arn().map(str::to_string).or_else(|| {
+                        group
+                            .arn()
+                            .map(|arn| arn.trim_end_matches(":*").to_string())
+                    });
                     let mut listed = Listed::new(ResourceRef::LogGroup {
                         name: name.to_string(),
                     });
@@ -185,27 +190,27 @@ pub async fn list_page(
                         .send()
                 })
                 .await?;
-            let items = page
-                .secret_list()
-                .iter()
-                .filter_map(|secret| {
-                    let arn = secret.arn()?;
-                    let mut listed = Listed::new(ResourceRef::Secret {
-                        name: secret.name().map(str::to_string),
-                        arn: Some(arn.to_string()),
-                    });
-                    listed.known = Some(ObservedState {
-                        tags: tag_map(secret.tags().iter().filter_map(|tag| {
-                            Some((tag.key()?, tag.value().unwrap_or_default()))
-                        })),
-                        encryption: EncryptionState::Secret {
-                            kms_key_id: non_empty(secret.kms_key_id()),
-                        },
-                        ..ObservedState::default()
-                    });
-                    Some(listed)
-                })
-                .collect();
+            let items =
+                page.secret_list()
+                    .iter()
+                    .filter_map(|secret| {
+                        let arn = secret.arn()?;
+                        let mut listed = Listed::new(ResourceRef::Secret {
+                            name: secret.name().map(str::to_string),
+                            arn: Some(arn.to_string()),
+                        });
+                        listed.known = Some(ObservedState {
+                            tags: tag_map(secret.tags().iter().filter_map(|tag| {
+                                Some((tag.key()?, tag.value().unwrap_or_default()))
+                            })),
+                            encryption: EncryptionState::Secret {
+                                kms_key_id: non_empty(secret.kms_key_id()),
+                            },
+                            ..ObservedState::default()
+                        });
+                        Some(listed)
+                    })
+                    .collect();
             Ok(Page {
                 items,
                 next: next_token(page.next_token()),
@@ -409,7 +414,10 @@ async fn list_keys(
         .filter_map(|key| {
             let (id, arn) = (key.key_id()?, key.key_arn()?);
             let key_aliases = aliases.get(id).cloned().unwrap_or_default();
-            if key_aliases.iter().any(|alias| alias.starts_with("alias/aws/")) {
+            if key_aliases
+                .iter()
+                .any(|alias| alias.starts_with("alias/aws/"))
+            {
                 return None;
             }
             let mut listed = Listed::new(ResourceRef::KmsKey {
@@ -430,9 +438,7 @@ async fn list_keys(
 }
 
 /// Every alias of the account by target key id (`ListAliases`, 100 per call).
-async fn account_aliases(
-    context: &Context<'_>,
-) -> Result<HashMap<String, Vec<String>>, CallError> {
+async fn account_aliases(context: &Context<'_>) -> Result<HashMap<String, Vec<String>>, CallError> {
     let clients = context.clients();
     let mut aliases: HashMap<String, Vec<String>> = HashMap::new();
     let mut marker: Option<String> = None;
@@ -450,7 +456,10 @@ async fn account_aliases(
             .await?;
         for alias in page.aliases() {
             if let (Some(name), Some(key)) = (alias.alias_name(), alias.target_key_id()) {
-                aliases.entry(key.to_string()).or_default().push(name.to_string());
+                aliases
+                    .entry(key.to_string())
+                    .or_default()
+                    .push(name.to_string());
             }
         }
         match page.next_marker().filter(|_| page.truncated()) {

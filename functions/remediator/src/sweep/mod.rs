@@ -12,8 +12,8 @@ pub mod queue;
 pub mod store;
 pub mod unit;
 
-pub use local::{run_local, Progress};
 pub use entry::{dispatch, InvocationFailed};
+pub use local::{run_local, Progress};
 pub use queue::{consume, is_sweep_batch, start};
 
 use corebound::sweep::SweepSettings;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use corebound::remediation::url_names_queue;
 use corebound::sweep::{
-    completion, new_sweep_id, parse_part_key, part_key, parse_unit, report_key, summary,
+    completion, new_sweep_id, parse_part_key, parse_unit, part_key, report_key, summary,
     sweep_metrics, timestamp, unit_metrics, Lock, Manifest, Part, PartKey, Report, SweepSettings,
     WorkUnit, PARTS_PREFIX, SWEPT_KINDS,
 };
@@ -60,7 +60,9 @@ pub async fn start(
 ) -> Result<Value, CallError> {
     let (Some(queue), Some(bucket)) = (&settings.queue_url, &settings.report_bucket) else {
         tracing::warn!("sweep start received, but SWEEP_QUEUE_URL or REPORT_BUCKET is unset");
-        return Ok(json!({"sweep": "disabled", "reason": "SWEEP_QUEUE_URL or REPORT_BUCKET is unset"}));
+        return Ok(
+            json!({"sweep": "disabled", "reason": "SWEEP_QUEUE_URL or REPORT_BUCKET is unset"}),
+        );
     };
     let store = Store {
         s3: &remediator.clients.s3,
@@ -275,14 +277,21 @@ fn function_name() -> String {
 
 /// Assembles the report if every type is complete. Only the writer of the report (a
 /// conditional write) logs the sweep's metrics, alerts and releases the lock.
-async fn finish(remediator: &Remediator, store: &Store<'_>, sweep_id: &str) -> Result<(), CallError> {
+async fn finish(
+    remediator: &Remediator,
+    store: &Store<'_>,
+    sweep_id: &str,
+) -> Result<(), CallError> {
     let keys = store.list(&format!("{PARTS_PREFIX}{sweep_id}/")).await?;
     let parsed: Vec<PartKey> = keys
         .iter()
         .filter_map(|key| parse_part_key(sweep_id, key))
         .collect();
     let Some((body, _)) = store.get(&manifest_key(sweep_id)).await? else {
-        return Err(CallError::invalid("sweep", format!("no manifest for sweep {sweep_id}")));
+        return Err(CallError::invalid(
+            "sweep",
+            format!("no manifest for sweep {sweep_id}"),
+        ));
     };
     let manifest: Manifest = serde_json::from_slice(&body)
         .map_err(|error| CallError::invalid("sweep", format!("manifest of {sweep_id}: {error}")))?;
@@ -331,7 +340,10 @@ async fn finish(remediator: &Remediator, store: &Store<'_>, sweep_id: &str) -> R
             subject: message.subject,
             message: message.message,
         };
-        if let Err(error) = alert.publish(&remediator.clients.sns, store.retry, topic).await {
+        if let Err(error) = alert
+            .publish(&remediator.clients.sns, store.retry, topic)
+            .await
+        {
             // The report is written: the summary is not worth failing the unit for.
             tracing::error!(%error, "could not publish the sweep summary");
         }

@@ -75,7 +75,9 @@ impl Store<'_> {
         match sent {
             Ok(_) => Ok(Written::Yes),
             // 412, or 409 when a concurrent conditional write to the key is in flight.
-            Err(error) if error.is("PreconditionFailed") || error.is("ConditionalRequestConflict") => {
+            Err(error)
+                if error.is("PreconditionFailed") || error.is("ConditionalRequestConflict") =>
+            {
                 Ok(Written::ConditionFailed)
             }
             Err(error) => Err(error),
@@ -88,7 +90,14 @@ impl Store<'_> {
         const OPERATION: &str = "s3:GetObject";
         self.retry
             .run(|| async move {
-                let output = match self.s3.get_object().bucket(self.bucket).key(key).send().await {
+                let output = match self
+                    .s3
+                    .get_object()
+                    .bucket(self.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                {
                     Ok(output) => output,
                     Err(error) => {
                         let error = CallError::from_sdk(OPERATION, &error);
