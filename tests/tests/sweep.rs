@@ -481,7 +481,7 @@ fn enforce_mode_fixes_and_a_second_sweep_reads_without_writing() {
         required_tags()
     );
     assert_eq!(
-        report1["summary"]["outcomes"]["fixed"], 9,
+        report1["summary"]["outcomes"]["fixed"], 7,
         "{:#}",
         report1["summary"]
     );
