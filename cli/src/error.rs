@@ -2,6 +2,9 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    /// A setting (flag or environment variable) is invalid; the message names it.
+    #[error("{0}")]
+    Settings(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
