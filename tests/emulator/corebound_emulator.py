@@ -9,7 +9,8 @@ A WSGI middleware sits in front of moto's own server application (built exactly 
 builds it) and routes on the SigV4 credential scope of each request:
 - `bedrock-agentcore`: the AgentCore control-plane emulator (agentcore.py). moto 5.2.1 has a
   backend for this signing name too; the middleware answers first, so it is never reached.
-- `iam` with Action=SimulatePrincipalPolicy: scripted decisions (iam_simulation.py).
+- `iam` with Action=SimulatePrincipalPolicy: scripted decisions, or decisions evaluated from the
+  principal's policies and boundary (iam_simulation.py, iam_policy_eval.py).
 - `logs` AssociateKmsKey / DisassociateKmsKey: applied to moto's log groups (logs_kms.py), with
   the key policy checked for `logs.<region>.amazonaws.com` as AWS does.
 - Resource Groups Tagging `GetResources` with `ResourceARNList` (tags of up to 100 given ARNs), which

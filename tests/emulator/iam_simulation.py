@@ -1,9 +1,16 @@
-"""IAM SimulatePrincipalPolicy with decisions scripted by the tests.
+"""IAM SimulatePrincipalPolicy: decisions scripted by the tests, or evaluated from the policies.
 
-moto 5.2.1 does not implement SimulatePrincipalPolicy (HTTP 500). Decisions are never computed
-from policies: corebound ships its own policy evaluator, and computing decisions with it (or any
-evaluator written alongside it) would test that code against itself. Tests script the answer per
-(action, resource) through `PUT /_corebound/iam/simulation`.
+moto 5.2.1 does not implement SimulatePrincipalPolicy (HTTP 500). Two modes, chosen through
+`PUT /_corebound/iam/simulation`:
+- `scripted` (the default after a reset): tests script the answer per (action, resource); anything
+  unscripted is `implicitDeny`. The grant tests use it to put the simulator in states that are hard
+  to build from policies (propagation delays, SCP denials).
+- `evaluate`: the principal's inline and attached managed policies, intersected with its
+  permissions boundary (and the `serviceControlPolicies` given in the script, if any), are
+  evaluated with the supplied ContextEntries (iam_policy_eval.py, written from the IAM
+  documentation, independently of corebound's Rust evaluator). `PolicyInputList` adds identity
+  policies and `PermissionsBoundaryPolicyInputList` replaces the boundary, as in IAM. Scripted
+  `decisions` still take precedence for their (action, resource).
 
 Response shape per botocore's iam service-2.json (query protocol, `resultWrapper`
 SimulatePrincipalPolicyResult, output shape SimulatePolicyResponse) and the current IAM API
@@ -26,11 +33,13 @@ per EvaluationResult only, never per resource); such a decision must be a deny.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
+import iam_policy_eval
 from awsproto import ACCOUNT_ID, AwsRequest, Response, new_request_id, query_error
 
 DECISIONS = ("allowed", "explicitDeny", "implicitDeny")
@@ -53,7 +62,7 @@ _DECISION_FIELDS = {
 @dataclass
 class Scripted:
     decision: str
-    allowed_by_boundary: bool
+    allowed_by_boundary: bool | None  # None: no boundary (evaluate mode), detail left out
     matched: list[dict]  # [{"sourcePolicyId": ..., "sourcePolicyType": ...}]
     # Condition keys (lower case, as IAM compares them) -> accepted values, or None for any.
     context_keys: dict[str, list[str] | None] = field(default_factory=dict)
@@ -77,15 +86,23 @@ class Simulator:
             self.mode = "scripted"
             self.script: dict[tuple[str, str | None], Scripted] = {}
             self.denies_left = 0
+            self.scps: list[iam_policy_eval.Policy] | None = None
 
     def configure(self, spec: dict) -> dict:
         """Replace the script. A decision without `resource` applies to every resource of its action."""
-        unknown = sorted(set(spec) - {"mode", "decisions", "deniesBeforeAllow"})
+        unknown = sorted(set(spec) - {"mode", "decisions", "deniesBeforeAllow", "serviceControlPolicies"})
         if unknown:
             raise ScriptError(f"unknown field(s): {', '.join(unknown)}")
         mode = spec.get("mode", "scripted")
-        if mode not in ("scripted", "access-denied"):
-            raise ScriptError("mode must be 'scripted' or 'access-denied'")
+        if mode not in ("scripted", "evaluate", "access-denied"):
+            raise ScriptError("mode must be 'scripted', 'evaluate' or 'access-denied'")
+        scps = spec.get("serviceControlPolicies")
+        if scps is not None:
+            if mode != "evaluate":
+                raise ScriptError("serviceControlPolicies are evaluated in mode 'evaluate' only")
+            if not isinstance(scps, list) or not all(isinstance(d, dict) and "Statement" in d for d in scps):
+                raise ScriptError("serviceControlPolicies is a list of policy documents (objects with a Statement)")
+            scps = [iam_policy_eval.Policy(f"ServiceControlPolicy{i + 1}", "none", d) for i, d in enumerate(scps)]
         denies = spec.get("deniesBeforeAllow", 0)
         if not isinstance(denies, int) or denies < 0:
             raise ScriptError("deniesBeforeAllow must be a non-negative integer")
@@ -124,8 +141,11 @@ class Simulator:
                 organizations,
             )
         with self.lock:
-            self.mode, self.script, self.denies_left = mode, script, denies
-        return {"mode": mode, "decisions": spec.get("decisions", []), "deniesBeforeAllow": denies}
+            self.mode, self.script, self.denies_left, self.scps = mode, script, denies, scps
+        answer = {"mode": mode, "decisions": spec.get("decisions", []), "deniesBeforeAllow": denies}
+        if scps is not None:
+            answer["serviceControlPolicies"] = spec["serviceControlPolicies"]
+        return answer
 
     def simulate(self, request: AwsRequest, iam_backend) -> Response:
         source_arn = request.form_value("PolicySourceArn")
@@ -154,13 +174,17 @@ class Simulator:
             if propagating:
                 self.denies_left -= 1
             script = dict(self.script)
+            mode, scps = self.mode, self.scps
 
         try:
             context = context_entries(request)
+            evaluator = None
+            if mode == "evaluate":
+                evaluator = _evaluator(request, iam_backend, kind, source_arn, scps)
         except ScriptError as e:
             return query_error(400, "InvalidInput", str(e), "iam")
         resources = request.form_members("ResourceArns")
-        results = [_evaluation(action, resources, script, propagating, context) for action in actions]
+        results = [_evaluation(action, resources, script, propagating, context, evaluator) for action in actions]
         request_id = new_request_id()
         body = (
             f'<SimulatePrincipalPolicyResponse xmlns="{_NAMESPACE}"><SimulatePrincipalPolicyResult>'
@@ -201,8 +225,40 @@ def context_entries(request: AwsRequest) -> dict[str, list[str]]:
     return context
 
 
-def _lookup(script: dict, action: str, resource: str, propagating: bool, context: dict[str, list[str]]) -> Scripted:
+def _evaluator(request: AwsRequest, iam_backend, kind: str, source_arn: str, scps):
+    """(action, resource, context) -> Scripted, from the principal's policies (mode `evaluate`)."""
+    try:
+        identity, boundary = iam_policy_eval.principal_policies(iam_backend, kind, source_arn)
+        extra = request.form_members("PolicyInputList")
+        identity += [iam_policy_eval.Policy(f"PolicyInputList.{i + 1}", "none", json.loads(d)) for i, d in enumerate(extra)]
+        given_boundary = request.form_members("PermissionsBoundaryPolicyInputList")
+        if given_boundary:
+            boundary = iam_policy_eval.Policy("PermissionsBoundaryPolicyInputList.1", "none", json.loads(given_boundary[0]))
+    except ValueError as e:
+        raise ScriptError(f"a policy is not valid JSON: {e}") from e
+
+    def evaluate(action: str, resource: str, context: dict[str, list[str]]) -> Scripted:
+        outcome = iam_policy_eval.evaluate(action, resource, context, identity, boundary, scps)
+        return Scripted(
+            outcome.decision,
+            outcome.allowed_by_boundary,
+            outcome.matched,
+            allowed_by_organizations=outcome.allowed_by_organizations,
+            missing=outcome.missing,
+        )
+
+    return evaluate
+
+
+def _lookup(
+    script: dict, action: str, resource: str, propagating: bool, context: dict[str, list[str]], evaluator=None
+) -> Scripted:
     scripted = script.get((action, resource)) or script.get((action, None))
+    if scripted is None and evaluator is not None:
+        evaluated = evaluator(action, resource, context)
+        if propagating:  # a write just made is not visible to the simulator yet
+            return Scripted("implicitDeny", evaluated.allowed_by_boundary, [], allowed_by_organizations=evaluated.allowed_by_organizations)
+        return evaluated
     if scripted is None:
         return Scripted("implicitDeny", True, [])
     organizations = scripted.allowed_by_organizations
@@ -220,21 +276,24 @@ def _lookup(script: dict, action: str, resource: str, propagating: bool, context
     return scripted
 
 
-def _evaluation(action: str, resources: list[str], script: dict, propagating: bool, context: dict[str, list[str]]) -> str:
+def _evaluation(
+    action: str, resources: list[str], script: dict, propagating: bool, context: dict[str, list[str]], evaluator=None
+) -> str:
     """One EvaluationResult member for `action` over all requested resources."""
     if not resources:
         # No ResourceArns means "*": a single result without ResourceSpecificResults, and the
         # missing context values at the top level.
-        scripted = _lookup(script, action, "*", propagating, context)
+        scripted = _lookup(script, action, "*", propagating, context, evaluator)
         return (
             f"<member><EvalActionName>{escape(action)}</EvalActionName><EvalResourceName>*</EvalResourceName>"
             f"<EvalDecision>{scripted.decision}</EvalDecision>{_statements(scripted.matched)}"
             f"{_missing(scripted.missing)}{_organizations(scripted.allowed_by_organizations)}"
             f"{_boundary(scripted.allowed_by_boundary)}</member>"
         )
-    per_resource = [(resource, _lookup(script, action, resource, propagating, context)) for resource in resources]
+    per_resource = [(resource, _lookup(script, action, resource, propagating, context, evaluator)) for resource in resources]
     decision = max((s.decision for _, s in per_resource), key=_SEVERITY.__getitem__)
-    allowed_by_boundary = all(s.allowed_by_boundary for _, s in per_resource)
+    boundaries = [s.allowed_by_boundary for _, s in per_resource if s.allowed_by_boundary is not None]
+    allowed_by_boundary = all(boundaries) if boundaries else None
     matched = [m for _, s in per_resource if s.decision == decision for m in s.matched]
     specific = "".join(
         f"<member><EvalResourceName>{escape(resource)}</EvalResourceName>"
@@ -267,7 +326,9 @@ def _statements(matched: list[dict]) -> str:
     return f"<MatchedStatements>{members}</MatchedStatements>"
 
 
-def _boundary(allowed: bool) -> str:
+def _boundary(allowed: bool | None) -> str:
+    if allowed is None:  # no permissions boundary: IAM has nothing to report on it
+        return ""
     return (
         "<PermissionsBoundaryDecisionDetail><AllowedByPermissionsBoundary>"
         f"{'true' if allowed else 'false'}</AllowedByPermissionsBoundary></PermissionsBoundaryDecisionDetail>"
