@@ -8,6 +8,7 @@ pub mod agentcore_actions;
 pub mod arn;
 pub mod aws;
 pub mod custom_resource;
+pub mod doctor;
 pub mod error;
 pub mod grants;
 pub mod iam_evaluation;

@@ -55,6 +55,10 @@ NOT_GRANTED_BY_THE_TEMPLATE = {
     "bedrock-agentcore:InvokeAgentRuntime", "bedrock-agentcore:CreateEvent",
     # what the remediator must never be able to do
     "secretsmanager:GetSecretValue",
+    # --- doctor --- what `corebound doctor` reads as the caller, and what it simulates for it
+    # (docs/reference/doctor.md)
+    "sts:GetCallerIdentity", "iam:GetUser", "iam:SimulatePrincipalPolicy", "kms:GetKeyPolicy",
+    "iam:PutRolePolicy", "bedrock-agentcore:PutResourcePolicy",
 }
 # Condition keys look like actions (`service:Key`); they are not claims of a permission.
 CONDITION_KEYS = {
@@ -63,6 +67,8 @@ CONDITION_KEYS = {
     "kms:CallerAccount", "kms:ViaService", "secretsmanager:KmsKeyId",
     # organization mode (docs/organization.md)
     "sts:ExternalId", "kms:ResourceAliases",
+    # --- doctor ---
+    "iam:PermissionsBoundary", "iam:PassedToService",
 }
 
 FULL = re.compile(r"`([a-z0-9-]+):([A-Z][A-Za-z0-9]*)`")

@@ -32,7 +32,7 @@ pub const DELIVERY_KEY_ACTIONS: [&str; 2] = ["kms:GenerateDataKey", "kms:Decrypt
 
 /// What CloudWatch Logs' key-policy statement grants (CloudWatch Logs User Guide,
 /// "Encrypt log data in CloudWatch Logs using AWS KMS").
-const LOGS_STATEMENT_ACTIONS: [&str; 5] = [
+pub const LOGS_STATEMENT_ACTIONS: [&str; 5] = [
     "kms:Encrypt*",
     "kms:Decrypt*",
     "kms:ReEncrypt*",
