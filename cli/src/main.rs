@@ -40,7 +40,8 @@ enum Command {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    corebound::logging::init();
+    // Logs on stderr: stdout carries the results (text, JSON, SARIF).
+    corebound::logging::init_cli();
     let result = match cli.command {
         Command::Sweep(args) => sweep::run(args).await,
         Command::Check(args) => check::run(args).await,

@@ -48,8 +48,24 @@ pub const REDACTED: &str = "REDACTED";
 /// Install the `tracing` subscriber: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON` (Lambda's
 /// advanced logging controls), human-readable text otherwise; level from
 /// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (full `RUST_LOG` directives are honoured), INFO by
-/// default.
+/// default. Lines go to stdout, where Lambda collects them.
 pub fn init() {
+    init_to(Stream::Stdout)
+}
+
+/// As [`init`], with the lines on stderr: the `corebound` command prints its results (text,
+/// JSON, SARIF) on stdout, which a log line must never corrupt.
+pub fn init_cli() {
+    init_to(Stream::Stderr)
+}
+
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+fn init_to(stream: Stream) {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
@@ -68,7 +84,7 @@ pub fn init() {
     let layer = fmt::layer()
         .with_target(false)
         .without_time()
-        .with_writer(RedactingStdout);
+        .with_writer(RedactingWriter(stream));
     let layer = if json {
         layer
             .json()
@@ -84,14 +100,17 @@ pub fn init() {
     let _ = registry().with(layer).try_init();
 }
 
-/// A `MakeWriter` for stdout whose writers redact each log line before writing it.
-struct RedactingStdout;
+/// A `MakeWriter` for stdout or stderr whose writers redact each log line before writing it.
+struct RedactingWriter(Stream);
 
-impl<'a> MakeWriter<'a> for RedactingStdout {
+impl<'a> MakeWriter<'a> for RedactingWriter {
     type Writer = RedactingLine;
 
     fn make_writer(&'a self) -> Self::Writer {
-        RedactingLine { buffer: Vec::new() }
+        RedactingLine {
+            buffer: Vec::new(),
+            stream: self.0,
+        }
     }
 }
 
@@ -99,6 +118,7 @@ impl<'a> MakeWriter<'a> for RedactingStdout {
 /// redacted when dropped.
 struct RedactingLine {
     buffer: Vec<u8>,
+    stream: Stream,
 }
 
 impl Write for RedactingLine {
@@ -117,10 +137,19 @@ impl Drop for RedactingLine {
         if self.buffer.is_empty() {
             return;
         }
-        let text = String::from_utf8_lossy(&self.buffer);
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(redact(&text).as_bytes());
-        let _ = out.flush();
+        let text = redact(&String::from_utf8_lossy(&self.buffer));
+        match self.stream {
+            Stream::Stdout => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
+            Stream::Stderr => {
+                let mut out = std::io::stderr().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
+        }
     }
 }
 

@@ -77,16 +77,27 @@ fn key_statements() -> Vec<Value> {
     vec![
         json!({"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
                "Action": "kms:*", "Resource": "*"}),
-        service_statement("AllowSNSUsage", "sns.amazonaws.com", "arn:aws:sns:us-east-1:123456789012:demo-*"),
-        service_statement("AllowSQSUsage", "sqs.amazonaws.com", "arn:aws:sqs:us-east-1:123456789012:demo-*"),
+        service_statement(
+            "AllowSNSUsage",
+            "sns.amazonaws.com",
+            "arn:aws:sns:us-east-1:123456789012:demo-*",
+        ),
+        service_statement(
+            "AllowSQSUsage",
+            "sqs.amazonaws.com",
+            "arn:aws:sqs:us-east-1:123456789012:demo-*",
+        ),
         json!({"Sid": "AllowLogs", "Effect": "Allow", "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                "Resource": "*",
                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
                    "arn:aws:logs:us-east-1:123456789012:log-group:demo-*"}}}),
         service_statement("AllowS3Usage", "s3.amazonaws.com", "arn:aws:s3:::demo-*"),
-        service_statement("AllowSecretsUsage", "secretsmanager.amazonaws.com",
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:demo_*"),
+        service_statement(
+            "AllowSecretsUsage",
+            "secretsmanager.amazonaws.com",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:demo_*",
+        ),
     ]
 }
 
@@ -162,7 +173,10 @@ fn arrange(emu: &Emulator, scenario: &Scenario) -> [(String, String); 3] {
     let credential = |tag: &str| xml_text(&xml, tag).unwrap_or_else(|| panic!("no {tag}"));
     [
         ("AWS_ACCESS_KEY_ID".into(), credential("AccessKeyId")),
-        ("AWS_SECRET_ACCESS_KEY".into(), credential("SecretAccessKey")),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            credential("SecretAccessKey"),
+        ),
         ("AWS_SESSION_TOKEN".into(), credential("SessionToken")),
     ]
 }
@@ -217,7 +231,15 @@ fn all_patterns_ok_read_only() {
     let (output, operations) = run(&Scenario::default(), &[]);
     assert_eq!(
         lines(&output),
-        vec![HEADER, OK_1, OK_2, OK_4, OK_5, OK_6, "5 ok, 0 problem(s), 0 cannot tell"],
+        vec![
+            HEADER,
+            OK_1,
+            OK_2,
+            OK_4,
+            OK_5,
+            OK_6,
+            "5 ok, 0 problem(s), 0 cannot tell"
+        ],
         "stderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
@@ -373,7 +395,10 @@ fn a_key_policy_without_the_sns_statement() {
                "fix": format!("in the key policy, add {expected_statement}"),
                "notes": []})
     );
-    assert_eq!(report["summary"], json!({"ok": 4, "problem": 1, "cannotTell": 0}));
+    assert_eq!(
+        report["summary"],
+        json!({"ok": 4, "problem": 1, "cannotTell": 0})
+    );
 }
 
 #[test]
@@ -385,7 +410,11 @@ fn a_caller_that_may_not_simulate_is_told_how_to_fix_it() {
         },
         &[],
     );
-    assert_eq!(output.status.code(), Some(0), "cannot tell is not a problem");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "cannot tell is not a problem"
+    );
     let lines = lines(&output);
     for (index, pattern) in [(1, "1"), (2, "2"), (4, "5"), (5, "6")] {
         assert!(
@@ -399,7 +428,10 @@ fn a_caller_that_may_not_simulate_is_told_how_to_fix_it() {
     }
     assert_eq!(lines[3], OK_4);
     assert_eq!(
-        operations.iter().filter(|o| *o == "SimulatePrincipalPolicy").count(),
+        operations
+            .iter()
+            .filter(|o| *o == "SimulatePrincipalPolicy")
+            .count(),
         1,
         "stops at the first refusal"
     );

@@ -178,7 +178,11 @@ impl Clients {
     }
 
     /// The key's policy (`default`, the only name KMS has), from the key's own region.
-    pub async fn key_policy(&self, config: &SdkConfig, key_arn: &str) -> Result<serde_json::Value, String> {
+    pub async fn key_policy(
+        &self,
+        config: &SdkConfig,
+        key_arn: &str,
+    ) -> Result<serde_json::Value, String> {
         let region = key_arn.split(':').nth(3).unwrap_or_default().to_string();
         let kms_config = aws_sdk_kms::config::Builder::from(config)
             .region(aws_sdk_kms::config::Region::new(region))

@@ -18,7 +18,10 @@ pub enum Caller {
     /// An IAM user (or role) ARN, simulated as it is.
     Principal { arn: String, account: String },
     /// Nothing to simulate; the text says why.
-    Unsupported { account: Option<String>, why: String },
+    Unsupported {
+        account: Option<String>,
+        why: String,
+    },
 }
 
 impl Caller {
@@ -116,12 +119,20 @@ mod tests {
         );
         for (arn, why) in [
             ("arn:aws:iam::123456789012:root", "root user"),
-            ("arn:aws:sts::123456789012:federated-user/bob", "federated user"),
-            ("arn:aws:sts::123456789012:assumed-role/only-role", "assumed-role/<role>/<session>"),
+            (
+                "arn:aws:sts::123456789012:federated-user/bob",
+                "federated user",
+            ),
+            (
+                "arn:aws:sts::123456789012:assumed-role/only-role",
+                "assumed-role/<role>/<session>",
+            ),
             ("not an arn", "not an IAM or STS principal ARN"),
         ] {
             match Caller::parse(arn) {
-                Caller::Unsupported { why: text, .. } => assert!(text.contains(why), "{arn}: {text}"),
+                Caller::Unsupported { why: text, .. } => {
+                    assert!(text.contains(why), "{arn}: {text}")
+                }
                 other => panic!("{arn}: {other:?}"),
             }
         }

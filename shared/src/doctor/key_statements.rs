@@ -269,10 +269,7 @@ pub fn key_policy_check(
         match finding {
             Finding::Missing => {
                 what.push(format!("no statement lets {principal} use it"));
-                fixes.push(format!(
-                    "add {}",
-                    service.statement(at, names)
-                ));
+                fixes.push(format!("add {}", service.statement(at, names)));
             }
             Finding::Denied(statement) => {
                 what.push(format!("{statement} denies {principal}"));
@@ -406,12 +403,16 @@ mod tests {
             assert_eq!(sns(condition.clone()), expected, "{condition}");
         }
         let unscoped = check(
-            vec![json!({"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "kms:*", "Resource": "*"})],
+            vec![
+                json!({"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "kms:*", "Resource": "*"}),
+            ],
             &[KeyService::Sns],
         );
         assert!(
-            unscoped.message.contains("the statement for sns.amazonaws.com is not scoped"),
+            unscoped
+                .message
+                .contains("the statement for sns.amazonaws.com is not scoped"),
             "{}",
             unscoped.message
         );
@@ -425,7 +426,8 @@ mod tests {
         let c = check(vec![root(), logs, deny], &[KeyService::Logs]);
         assert_eq!(c.status, Status::Problem);
         assert!(
-            c.message.ends_with("NoServices denies logs.us-east-1.amazonaws.com"),
+            c.message
+                .ends_with("NoServices denies logs.us-east-1.amazonaws.com"),
             "{}",
             c.message
         );
@@ -449,9 +451,12 @@ mod tests {
 
     #[test]
     fn without_scope_patterns_every_resource_of_the_account_counts() {
-        let policy = json!({"Statement": [root(), KeyService::Sqs.statement(&at(), &["*".to_string()])]});
+        let policy =
+            json!({"Statement": [root(), KeyService::Sqs.statement(&at(), &["*".to_string()])]});
         let c = key_policy_check(Some(KEY), Ok(&policy), &[KeyService::Sqs], None, &at());
         assert_eq!(c.status, Status::Ok, "{c:?}");
-        assert!(c.message.contains("every resource of the account (SCOPE_PATTERNS is not set)"));
+        assert!(c
+            .message
+            .contains("every resource of the account (SCOPE_PATTERNS is not set)"));
     }
 }

@@ -189,6 +189,9 @@ mod tests {
             value["summary"],
             json!({"ok": 1, "problem": 1, "cannotTell": 1})
         );
-        assert_eq!(value["simulatedPrincipal"], "arn:aws:iam::123456789012:role/ci");
+        assert_eq!(
+            value["simulatedPrincipal"],
+            "arn:aws:iam::123456789012:role/ci"
+        );
     }
 }

@@ -168,11 +168,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         DoctorSettings::from_lookup(
-            |name| {
-                vars.iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-            },
+            |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
             services,
         )
     }
@@ -204,7 +200,11 @@ mod tests {
 
     #[test]
     fn only_the_prefix_is_required() {
-        let s = settings(&[("REQUIRED_ROLE_PREFIX", "LPMA_"), ("KMS_KEY_ARN", " ")], None).unwrap();
+        let s = settings(
+            &[("REQUIRED_ROLE_PREFIX", "LPMA_"), ("KMS_KEY_ARN", " ")],
+            None,
+        )
+        .unwrap();
         assert_eq!(s.boundary_arn, None);
         assert_eq!(s.kms_key_arn, None);
         assert_eq!(s.scope_patterns, None);
@@ -217,19 +217,32 @@ mod tests {
         let base = ("REQUIRED_ROLE_PREFIX", "LPMA_");
         let cases: Vec<(Vec<(&str, &str)>, Option<&str>, &str)> = vec![
             (vec![], None, "REQUIRED_ROLE_PREFIX is \"\""),
-            (vec![("REQUIRED_ROLE_PREFIX", "LP*")], None, "REQUIRED_ROLE_PREFIX"),
+            (
+                vec![("REQUIRED_ROLE_PREFIX", "LP*")],
+                None,
+                "REQUIRED_ROLE_PREFIX",
+            ),
             (
                 vec![base, ("PERMISSIONS_BOUNDARY_ARN", "BoundaryForLPMA")],
                 None,
                 "PERMISSIONS_BOUNDARY_ARN",
             ),
             (
-                vec![base, ("PERMISSIONS_BOUNDARY_ARN", "arn:aws:iam::123456789012:role/x")],
+                vec![
+                    base,
+                    (
+                        "PERMISSIONS_BOUNDARY_ARN",
+                        "arn:aws:iam::123456789012:role/x",
+                    ),
+                ],
                 None,
                 "PERMISSIONS_BOUNDARY_ARN",
             ),
             (
-                vec![base, ("KMS_KEY_ARN", "arn:aws:kms:us-east-1:123456789012:alias/x")],
+                vec![
+                    base,
+                    ("KMS_KEY_ARN", "arn:aws:kms:us-east-1:123456789012:alias/x"),
+                ],
                 None,
                 "not an alias",
             ),
@@ -242,7 +255,13 @@ mod tests {
             assert!(error.contains(expected), "{vars:?}: {error}");
         }
         assert!(settings(
-            &[base, ("PERMISSIONS_BOUNDARY_ARN", "arn:aws:iam::aws:policy/PowerUserAccess")],
+            &[
+                base,
+                (
+                    "PERMISSIONS_BOUNDARY_ARN",
+                    "arn:aws:iam::aws:policy/PowerUserAccess"
+                )
+            ],
             None
         )
         .is_ok());

@@ -517,13 +517,19 @@ mod tests {
             all.push(extra.to_string());
             all
         };
-        assert_eq!(keys(&probes[0]), with(&format!("iam:PermissionsBoundary={BOUNDARY}")));
+        assert_eq!(
+            keys(&probes[0]),
+            with(&format!("iam:PermissionsBoundary={BOUNDARY}"))
+        );
         assert_eq!(
             keys(&probes[2]),
             with("iam:PassedToService=bedrock-agentcore.amazonaws.com")
         );
         assert_eq!(keys(&probes[3]), common.to_vec());
-        assert_eq!(keys(&probes[4]), with(&format!("iam:PermissionsBoundary={BOUNDARY}")));
+        assert_eq!(
+            keys(&probes[4]),
+            with(&format!("iam:PermissionsBoundary={BOUNDARY}"))
+        );
     }
 
     #[test]
@@ -565,7 +571,10 @@ mod tests {
             allowed_by_boundary: Some(true),
             ..boundary.clone()
         };
-        assert_eq!(answer(probe, &[identity], &p), Answer::Denied(Denial::Identity));
+        assert_eq!(
+            answer(probe, &[identity], &p),
+            Answer::Denied(Denial::Identity)
+        );
         let explicit = SimulatedResult {
             decision: SimulatedDecision::ExplicitDeny,
             matched_policies: vec!["NoPassRole".into()],
@@ -579,7 +588,10 @@ mod tests {
             allowed_by_organizations: Some(false),
             ..boundary.clone()
         };
-        assert_eq!(answer(probe, &[scp], &p), Answer::Denied(Denial::Organizations));
+        assert_eq!(
+            answer(probe, &[scp], &p),
+            Answer::Denied(Denial::Organizations)
+        );
         let missing = SimulatedResult {
             missing_context: vec!["aws:SourceVpc".into()],
             ..boundary
@@ -602,7 +614,10 @@ mod tests {
         use ProbeKind::*;
         let lines: Vec<String> = checks(&[
             (CreateRoleInsidePrefix, Answer::Allowed),
-            (CreateRoleOutsidePrefix, Answer::Denied(Denial::Boundary(None))),
+            (
+                CreateRoleOutsidePrefix,
+                Answer::Denied(Denial::Boundary(None)),
+            ),
             (PassRoleToAgentCore, Answer::Allowed),
             (PutResourcePolicy, Answer::Allowed),
             (PutRolePolicy, Answer::Allowed),
@@ -651,7 +666,13 @@ mod tests {
         let checks = checks(&[
             (CreateRoleInsidePrefix, Answer::Allowed),
             (CreateRoleOutsidePrefix, Answer::Allowed),
-            (PassRoleToAgentCore, Answer::CannotTell("it depends on a condition on aws:SourceVpc, which the doctor cannot supply".into())),
+            (
+                PassRoleToAgentCore,
+                Answer::CannotTell(
+                    "it depends on a condition on aws:SourceVpc, which the doctor cannot supply"
+                        .into(),
+                ),
+            ),
         ]);
         assert_eq!(checks[0].status, Status::Ok);
         assert_eq!(checks[0].notes, vec![
