@@ -231,7 +231,7 @@ pub fn key_policy_check(
             .find(|a| matches!(a, KeyPolicyAnswer::Denied { .. }))
         {
             Finding::Denied(statement.clone())
-        } else if !answers.iter().any(|a| *a == KeyPolicyAnswer::Allowed) {
+        } else if !answers.contains(&KeyPolicyAnswer::Allowed) {
             Finding::Missing
         } else if names
             .iter()

@@ -215,7 +215,9 @@ mod tests {
     #[test]
     fn bad_values_name_their_variable() {
         let base = ("REQUIRED_ROLE_PREFIX", "LPMA_");
-        let cases: Vec<(Vec<(&str, &str)>, Option<&str>, &str)> = vec![
+        // (variables, --services, expected in the error)
+        type Case<'a> = (Vec<(&'a str, &'a str)>, Option<&'a str>, &'a str);
+        let cases: Vec<Case> = vec![
             (vec![], None, "REQUIRED_ROLE_PREFIX is \"\""),
             (
                 vec![("REQUIRED_ROLE_PREFIX", "LP*")],

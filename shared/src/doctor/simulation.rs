@@ -557,14 +557,17 @@ mod tests {
         let probe = &probes(&settings(None), &at(), &principal())[2];
         let p = principal();
         let allowed = result(probe, SimulatedDecision::Allowed);
-        assert_eq!(answer(probe, &[allowed.clone()], &p), Answer::Allowed);
+        assert_eq!(
+            answer(probe, std::slice::from_ref(&allowed), &p),
+            Answer::Allowed
+        );
         let boundary = SimulatedResult {
             decision: SimulatedDecision::ImplicitDeny,
             allowed_by_boundary: Some(false),
             ..allowed.clone()
         };
         assert_eq!(
-            answer(probe, &[boundary.clone()], &p),
+            answer(probe, std::slice::from_ref(&boundary), &p),
             Answer::Denied(Denial::Boundary(Some("BoundaryForLPMA".into())))
         );
         let identity = SimulatedResult {
