@@ -19,6 +19,7 @@ builds it) and routes on the SigV4 credential scope of each request:
   which moto answers in one piece (list_pages.py).
 - tag calls that would take a resource past AWS's 50-tag limit (Logs, SQS, IAM, S3), which moto
   lets through: answered with the service's error (tag_limits.py).
+- SQS SSE-KMS and SSE-SQS kept mutually exclusive, as in AWS (sqs_sse.py).
 - everything else: moto, unchanged.
 Unsigned path-style `PUT|GET /cloudformation-response/<name>` is the local stand-in for
 CloudFormation's ResponseURL (cfn_responses.py): it stores and shows the answers of custom resources.
@@ -47,6 +48,7 @@ from werkzeug.serving import make_server
 
 import fixed_ids
 import logs_kms
+import sqs_sse
 import tag_limits
 import list_pages
 import tagging_api
@@ -193,6 +195,7 @@ class Emulator:
             body = self.moto(environ, recording_start_response)
             if answered:  # moto has answered: a scripted concurrent writer may act now
                 self.races.after_response(request, answered[-1])
+                sqs_sse.after(request, answered[-1], sqs_backends)
             return body
         except Exception:
             self.log.record(request, 500)  # the server answers 500 with the traceback on stderr
@@ -210,6 +213,9 @@ class Emulator:
         limited = tag_limits.check(request, {"logs": logs_backends, "sqs": sqs_backends, "iam": iam_backends})
         if limited is not None:
             return limited
+        refused = sqs_sse.before(request)
+        if refused is not None:
+            return refused
         if request.service == "iam":
             # moto keys its IAM backends by partition (IAM is global within one).
             iam_backend = iam_backends[ACCOUNT_ID]["aws"]

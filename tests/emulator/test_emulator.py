@@ -648,6 +648,27 @@ class EmulatorTest(unittest.TestCase):
             self.logs.associate_kms_key(logGroupName="/myapp/app", kmsKeyId=key[:-4] + "0000")
         self.assertEqual(error_of(bad_key)[:2], ("InvalidParameterException", 400))
 
+    def test_sqs_keeps_one_kind_of_server_side_encryption(self) -> None:
+        key = self.kms.create_key()["KeyMetadata"]["Arn"]
+        url = self.sqs.create_queue(QueueName="sse")["QueueUrl"]
+        sse = lambda: {  # noqa: E731
+            name: value
+            for name, value in self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"].items()
+            if name in ("KmsMasterKeyId", "SqsManagedSseEnabled")
+        }
+        self.assertEqual(sse(), {"SqsManagedSseEnabled": "true"})
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"KmsMasterKeyId": key})
+        self.assertEqual(sse(), {"KmsMasterKeyId": key, "SqsManagedSseEnabled": "false"})
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"SqsManagedSseEnabled": "true"})
+        self.assertEqual(sse(), {"SqsManagedSseEnabled": "true"}, "SSE-SQS replaces the KMS key")
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"KmsMasterKeyId": key})
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"KmsMasterKeyId": ""})
+        self.assertEqual(sse(), {"SqsManagedSseEnabled": "true"}, "clearing the key turns SSE-SQS back on")
+        with self.assertRaises(ClientError) as both:
+            self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"KmsMasterKeyId": key, "SqsManagedSseEnabled": "true"})
+        self.assertEqual(error_of(both)[:2], ("InvalidAttributeValue", 400))
+        self.assertEqual(sse(), {"SqsManagedSseEnabled": "true"})
+
     # --- faults ----------------------------------------------------------------------------
 
     def test_faults_use_each_service_error_shape(self) -> None:

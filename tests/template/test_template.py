@@ -120,16 +120,23 @@ REMEDIATOR_ENVIRONMENT = {
     "REQUIRED_ROLE_PREFIX", "SELF_ROLE_ARN", "OPT_OUT_TAG", "DEFERRAL_QUEUE_URL",
     "DEFERRAL_DELAY_SECONDS",
 }
+# Create events, then drift events (issue 12; shared/src/remediation/drift.rs DRIFT_EVENTS, which
+# a Rust test also compares with the template's pattern).
 REMEDIATOR_EVENTS = {
-    "sns.amazonaws.com": {"CreateTopic"},
-    "sqs.amazonaws.com": {"CreateQueue"},
-    "logs.amazonaws.com": {"CreateLogGroup"},
-    # S3 only: a provisioning tool's own tag and encryption calls after CreateBucket.
-    "s3.amazonaws.com": {"CreateBucket", "PutBucketTagging", "PutBucketEncryption"},
-    "secretsmanager.amazonaws.com": {"CreateSecret"},
-    "iam.amazonaws.com": {"CreateRole"},
-    "kms.amazonaws.com": {"CreateKey"},
-    "bedrock-agentcore.amazonaws.com": {"CreateAgentRuntime", "CreateMemory", "CreateGateway"},
+    "sns.amazonaws.com": {"CreateTopic", "UntagResource", "SetTopicAttributes"},
+    "sqs.amazonaws.com": {"CreateQueue", "UntagQueue", "SetQueueAttributes"},
+    "logs.amazonaws.com": {"CreateLogGroup", "UntagResource", "UntagLogGroup", "DisassociateKmsKey"},
+    # PutBucket*: also a provisioning tool's own tag and encryption calls after CreateBucket.
+    "s3.amazonaws.com": {
+        "CreateBucket", "PutBucketTagging", "PutBucketEncryption", "DeleteBucketTagging",
+        "DeleteBucketEncryption",
+    },
+    "secretsmanager.amazonaws.com": {"CreateSecret", "UntagResource", "UpdateSecret"},
+    "iam.amazonaws.com": {"CreateRole", "UntagRole"},
+    "kms.amazonaws.com": {"CreateKey", "UntagResource"},
+    "bedrock-agentcore.amazonaws.com": {
+        "CreateAgentRuntime", "CreateMemory", "CreateGateway", "UntagResource",
+    },
 }
 
 

@@ -15,6 +15,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::drift::{self, drift_event, DriftChange};
+
 /// The kinds of resource the remediator handles, one per row of issue 5's table. The snake-case
 /// names are also the sweep's `resource_type`s (work units, report).
 #[derive(
@@ -64,26 +66,21 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    pub fn from_event_name(event_name: &str) -> Self {
-        match event_name {
-            "PutBucketTagging" => Self::TagsChanged,
-            "PutBucketEncryption" => Self::EncryptionChanged,
-            _ => Self::Create,
-        }
+    /// A drift event's rule ([`super::drift::DRIFT_EVENTS`]); every other event is a create.
+    pub fn of(event_source: &str, event_name: &str) -> Self {
+        drift_event(event_source, event_name).map_or(Self::Create, |row| row.trigger)
     }
 }
 
 impl ResourceKind {
-    /// The kind a CloudTrail `eventSource` / `eventName` pair creates (or, for S3, configures),
-    /// if it is handled.
+    /// The kind a CloudTrail `eventSource` / `eventName` pair creates, if it is handled (drift
+    /// events: [`super::drift::DRIFT_EVENTS`]).
     pub fn from_event(event_source: &str, event_name: &str) -> Option<Self> {
         let kind = match (event_source, event_name) {
             ("sns.amazonaws.com", "CreateTopic") => Self::SnsTopic,
             ("sqs.amazonaws.com", "CreateQueue") => Self::SqsQueue,
             ("logs.amazonaws.com", "CreateLogGroup") => Self::LogGroup,
-            ("s3.amazonaws.com", "CreateBucket" | "PutBucketTagging" | "PutBucketEncryption") => {
-                Self::S3Bucket
-            }
+            ("s3.amazonaws.com", "CreateBucket") => Self::S3Bucket,
             ("secretsmanager.amazonaws.com", "CreateSecret") => Self::Secret,
             ("iam.amazonaws.com", "CreateRole") => Self::IamRole,
             ("kms.amazonaws.com", "CreateKey") => Self::KmsKey,
@@ -240,6 +237,9 @@ pub struct CreateEvent {
     pub error_code: Option<String>,
     /// `None` when the event is not handled or lacks the resource's identity.
     pub resource: Option<ResourceRef>,
+    /// Drift events only: what the call changed, as the event says ([`super::drift`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftChange>,
 }
 
 /// The fields an event's authenticity is judged on, as received (no fallbacks).
@@ -256,7 +256,13 @@ pub struct Provenance {
 impl CreateEvent {
     /// Which rules the event asks for (see [`Trigger`]).
     pub fn trigger(&self) -> Trigger {
-        Trigger::from_event_name(&self.event_name)
+        Trigger::of(&self.event_source, &self.event_name)
+    }
+
+    /// True for the create events of issue 5's table and the drift events of issue 12.
+    pub fn is_handled(&self) -> bool {
+        ResourceKind::from_event(&self.event_source, &self.event_name).is_some()
+            || drift_event(&self.event_source, &self.event_name).is_some()
     }
 
     /// Reads an EventBridge event; never fails (see the module docs).
@@ -271,20 +277,26 @@ impl CreateEvent {
             })
             .unwrap_or_default();
         let event_name = text(detail, &["eventName"]).unwrap_or_default();
-        let resource = ResourceKind::from_event(&event_source, &event_name)
-            .and_then(|kind| resource_from_detail(kind, detail));
+        let region = text(event, &["region"])
+            .or_else(|| text(detail, &["awsRegion"]))
+            .unwrap_or_default();
+        let account = text(event, &["account"])
+            .or_else(|| text(detail, &["recipientAccountId"]))
+            .unwrap_or_default();
+        let drift_row = drift_event(&event_source, &event_name);
+        let resource = match drift_row {
+            Some(row) => drift::locate(row, detail, &region, &account),
+            None => ResourceKind::from_event(&event_source, &event_name)
+                .and_then(|kind| resource_from_detail(kind, detail)),
+        };
         Self {
             event_id: text(event, &["id"])
                 .or_else(|| text(detail, &["eventID"]))
                 .unwrap_or_default(),
             event_name,
             event_source,
-            region: text(event, &["region"])
-                .or_else(|| text(detail, &["awsRegion"]))
-                .unwrap_or_default(),
-            account: text(event, &["account"])
-                .or_else(|| text(detail, &["recipientAccountId"]))
-                .unwrap_or_default(),
+            region,
+            account,
             authenticity: Provenance {
                 source: text(event, &["source"]),
                 account: text(event, &["account"]),
@@ -302,12 +314,13 @@ impl CreateEvent {
             },
             error_code: text(detail, &["errorCode"]),
             resource,
+            drift: drift_row.map(|row| drift::change(row, detail)),
         }
     }
 }
 
 /// Object member lookup: the exact key first, then any key equal ignoring ASCII case.
-fn field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+pub(super) fn field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     let object = value.as_object()?;
     object.get(key).or_else(|| {
         object
@@ -318,7 +331,7 @@ fn field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 /// The non-empty string at `path` (null, missing, empty and redacted all mean absent).
-fn text(value: &Value, path: &[&str]) -> Option<String> {
+pub(super) fn text(value: &Value, path: &[&str]) -> Option<String> {
     path.iter()
         .try_fold(value, |current, key| field(current, key))?
         .as_str()
@@ -672,14 +685,17 @@ pub(crate) mod tests {
         assert_eq!(event.actor.source_ip.as_deref(), Some("203.0.113.24"));
         assert!(event.actor.user_agent.unwrap().starts_with("aws-cli/"));
         assert_eq!(
-            Trigger::from_event_name("PutBucketTagging"),
+            Trigger::of("s3.amazonaws.com", "PutBucketTagging"),
             Trigger::TagsChanged
         );
         assert_eq!(
-            Trigger::from_event_name("PutBucketEncryption"),
+            Trigger::of("s3.amazonaws.com", "PutBucketEncryption"),
             Trigger::EncryptionChanged
         );
-        assert_eq!(Trigger::from_event_name("CreateBucket"), Trigger::Create);
+        assert_eq!(
+            Trigger::of("s3.amazonaws.com", "CreateBucket"),
+            Trigger::Create
+        );
     }
 
     #[test]

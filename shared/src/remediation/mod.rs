@@ -1,6 +1,7 @@
 //! Remediation rules: which new resources lack mandatory tags or CMK encryption, and what to do.
 //!
-//! The remediator Lambda (issue 5) reacts to CloudTrail create events. Everything it
+//! The remediator Lambda (issue 5) reacts to CloudTrail create events, and to the drift
+//! events of issue 12 that may remove a required tag or the CMK later ([`DRIFT_EVENTS`]). Everything it
 //! decides lives here as plain functions on values, so every rule is unit-tested without
 //! AWS; the handler only reads state and makes the calls a [`Plan`] lists:
 //!
@@ -38,6 +39,7 @@ mod authenticity;
 mod config;
 mod creator;
 pub mod delivery;
+mod drift;
 mod encryption;
 mod event;
 pub mod key_policy;
@@ -54,6 +56,7 @@ pub use creator::{
     restrict_to_trigger, ProvisioningTool,
 };
 pub use delivery::{guard_key_switch, needs_key_policy};
+pub use drift::{drift_event, relevance, DriftChange, DriftEvent, DRIFT_EVENTS};
 pub use encryption::{classify_key, encryption_decision, EncryptionDecision, KeyClass};
 pub use event::{
     agentcore_id_from_arn, is_redacted, Actor, CreateEvent, Provenance, ResourceKind, ResourceRef,

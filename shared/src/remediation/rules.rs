@@ -11,6 +11,7 @@ pub use crate::scope::in_scope;
 use super::authenticity::{authenticate, Forgery, TrustedAccounts};
 use super::config::{arn_parts, RemediationConfig};
 use super::creator::ProvisioningTool;
+use super::drift::relevance;
 use super::event::{Actor, CreateEvent, ResourceKind, ResourceRef};
 
 /// Why an event leads to no remediation at all.
@@ -42,6 +43,9 @@ pub enum SkipReason {
     },
     /// The resource no longer exists (deleted within seconds, a rollback): nothing to fix.
     Gone { operation: String, error: String },
+    /// A drift event that cannot have removed a required tag or the CMK (see
+    /// [`super::drift::relevance`]): nothing is read.
+    NoDrift { event_name: String, why: String },
 }
 
 impl fmt::Display for SkipReason {
@@ -79,6 +83,7 @@ impl fmt::Display for SkipReason {
                     None => Ok(()),
                 }
             }
+            Self::NoDrift { event_name, why } => write!(f, "no drift: {event_name} {why}"),
             Self::Gone { operation, error } => {
                 write!(
                     f,
@@ -93,7 +98,8 @@ impl fmt::Display for SkipReason {
 /// here needs a read: every skip costs no AWS call.
 ///
 /// Checked in this order: authenticity, a failed call (which also lacks the resource), the
-/// loop guard, an unhandled event, a handled event without the resource's identity, and
+/// loop guard, an unhandled event, a drift event that cannot have removed a required tag or
+/// the CMK ([`relevance`]), a handled event without the resource's identity, and
 /// the scope when the event names the resource (KMS keys and redacted AgentCore names are
 /// judged by [`scope_of_names`] once their aliases or names are read).
 pub fn triage<'a>(
@@ -114,10 +120,20 @@ pub fn triage<'a>(
             });
         }
     }
-    if ResourceKind::from_event(&event.event_source, &event.event_name).is_none() {
+    if !event.is_handled() {
         return Err(SkipReason::Unhandled {
             event_source: event.event_source.clone(),
             event_name: event.event_name.clone(),
+        });
+    }
+    if let Some(why) = event
+        .drift
+        .as_ref()
+        .and_then(|change| relevance(change, config))
+    {
+        return Err(SkipReason::NoDrift {
+            event_name: event.event_name.clone(),
+            why,
         });
     }
     let resource = event
