@@ -85,7 +85,7 @@ pub fn project_key_policy(extra: &[Value]) -> Value {
 }
 
 pub fn put_key_policy(emu: &Emulator, key: &str, policy: &Value) {
-    corebound_tests::aws_calls::json(
+    crate::aws_calls::json(
         emu,
         "kms",
         "TrentService.PutKeyPolicy",
@@ -95,7 +95,7 @@ pub fn put_key_policy(emu: &Emulator, key: &str, policy: &Value) {
 }
 
 pub fn put_bucket_policy(emu: &Emulator, bucket: &str, policy: &Value) {
-    corebound_tests::aws_calls::rest_xml(
+    crate::aws_calls::rest_xml(
         emu,
         "PUT",
         &format!("/{bucket}?policy"),

@@ -8,12 +8,11 @@
 //! sample event is pointed at the resource that was created. Writes are counted in the
 //! emulator's request log.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use corebound_tests::aws_calls::fixtures as aws;
 use corebound_tests::remediator::*;
-use corebound_tests::{binary_path, emulator, event, Emulator, InvocationResult, LambdaProcess};
+use corebound_tests::{emulator, event, Emulator, InvocationResult};
 use serde_json::{json, Value};
 
 #[test]

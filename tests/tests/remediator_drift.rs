@@ -198,6 +198,9 @@ fn sqs_untag_and_key_removal_are_undone() {
     let (_guard, emu) = emulator();
     let fx = Fixture::new(emu);
     let url = aws::create_queue(emu, QUEUE, &[("KmsMasterKeyId", &fx.cmk)], &required());
+    // The emulator's URLs name its own host; the events name the queue's AWS URL, which the
+    // records carry.
+    let event_url = format!("https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/{QUEUE}");
     let mut remediator = fx.start(emu, &[]);
 
     sqs(
@@ -206,7 +209,7 @@ fn sqs_untag_and_key_removal_are_undone() {
         json!({"QueueUrl": url, "TagKeys": ["ApplicationId"]}),
     );
     let untag = drift("drift-sqs-untag-queue.json", None);
-    assert_drift_undone(&mut remediator, &untag, &url, &["TagQueue"], TAG);
+    assert_drift_undone(&mut remediator, &untag, &event_url, &["TagQueue"], TAG);
     assert_eq!(aws::queue_tags(emu, &url), required_tags());
 
     // Clearing the key puts the queue back on SSE-SQS (the emulator does as AWS does).
@@ -220,7 +223,7 @@ fn sqs_untag_and_key_removal_are_undone() {
     let run = assert_drift_undone(
         &mut remediator,
         &cleared,
-        &url,
+        &event_url,
         &["SetQueueAttributes"],
         ENCRYPT,
     );
@@ -243,7 +246,7 @@ fn sqs_untag_and_key_removal_are_undone() {
     assert_drift_undone(
         &mut remediator,
         &sse_sqs,
-        &url,
+        &event_url,
         &["SetQueueAttributes"],
         ENCRYPT,
     );
@@ -298,7 +301,13 @@ fn log_group_untag_and_key_removal_are_undone() {
     );
     let mut by_arn = with(disassociated, "/id", "drift-logs-by-arn");
     by_arn["detail"]["requestParameters"] = json!({"resourceIdentifier": group_arn});
-    assert_drift_undone(&mut remediator, &by_arn, GROUP, &["AssociateKmsKey"], ENCRYPT);
+    assert_drift_undone(
+        &mut remediator,
+        &by_arn,
+        GROUP,
+        &["AssociateKmsKey"],
+        ENCRYPT,
+    );
     assert_eq!(aws::log_group(emu, GROUP)["kmsKeyId"], fx.cmk.as_str());
 }
 
@@ -334,7 +343,13 @@ fn bucket_tag_and_encryption_drift_is_undone() {
     must(rest_xml(emu, "DELETE", &format!("/{BUCKET}?tagging"), ""));
     assert!(aws::bucket_tags(emu, BUCKET).is_empty());
     let deleted = drift("drift-s3-delete-bucket-tagging.json", None);
-    assert_drift_undone(&mut remediator, &deleted, BUCKET, &["PutBucketTagging"], TAG);
+    assert_drift_undone(
+        &mut remediator,
+        &deleted,
+        BUCKET,
+        &["PutBucketTagging"],
+        TAG,
+    );
     assert_eq!(aws::bucket_tags(emu, BUCKET), required_tags());
 
     // A new tag set without ManagedBy: the other tags (CostCentre included) are kept.
@@ -361,7 +376,12 @@ fn bucket_tag_and_encryption_drift_is_undone() {
     expected.insert("CostCentre".into(), "CC-1234".into());
     assert_eq!(aws::bucket_tags(emu, BUCKET), expected);
 
-    must(rest_xml(emu, "DELETE", &format!("/{BUCKET}?encryption"), ""));
+    must(rest_xml(
+        emu,
+        "DELETE",
+        &format!("/{BUCKET}?encryption"),
+        "",
+    ));
     assert!(!bucket_on_cmk(emu, &fx));
     let unencrypted = drift("drift-s3-delete-bucket-encryption.json", None);
     assert_drift_undone(
@@ -411,7 +431,9 @@ fn secret_untag_and_key_switch_are_undone() {
     secrets(
         emu,
         "UpdateSecret",
-        json!({"SecretId": arn, "KmsKeyId": "alias/aws/secretsmanager"}),
+        // SDKs fill ClientRequestToken (an idempotency token) themselves.
+        json!({"SecretId": arn, "KmsKeyId": "alias/aws/secretsmanager",
+               "ClientRequestToken": "7b3e1f0c-2a4d-4e6f-8a9b-0c1d2e3f4a5b"}),
     );
     // DescribeSecret omits KmsKeyId for the AWS-managed key.
     assert_eq!(aws::describe_secret(emu, &arn).get("KmsKeyId"), None);
@@ -530,11 +552,18 @@ fn report_mode_writes_nothing_and_logs_would() {
             ("TagKeys.member.2", "ServiceLine"),
         ],
     );
-    must(rest_xml(emu, "DELETE", &format!("/{BUCKET}?encryption"), ""));
+    must(rest_xml(
+        emu,
+        "DELETE",
+        &format!("/{BUCKET}?encryption"),
+        "",
+    ));
     secrets(
         emu,
         "UpdateSecret",
-        json!({"SecretId": arn, "KmsKeyId": "alias/aws/secretsmanager"}),
+        // SDKs fill ClientRequestToken (an idempotency token) themselves.
+        json!({"SecretId": arn, "KmsKeyId": "alias/aws/secretsmanager",
+               "ClientRequestToken": "7b3e1f0c-2a4d-4e6f-8a9b-0c1d2e3f4a5b"}),
     );
     let cases = [
         (
@@ -620,9 +649,14 @@ fn own_failed_unrelated_and_foreign_drift_events_are_skipped_without_a_call() {
     // A failed call changed nothing (the rule pattern drops them; a crafted one is skipped).
     let mut failed = with(untag.clone(), "/id", "drift-failed");
     failed["detail"]["errorCode"] = json!("AuthorizationError");
-    failed["detail"]["errorMessage"] = json!("User is not authorized to perform: SNS:UntagResource");
+    failed["detail"]["errorMessage"] =
+        json!("User is not authorized to perform: SNS:UntagResource");
     let run = remediator.run(&failed);
-    assert_skipped_without_a_call(&run, "event-filter", "skipped: failed call (AuthorizationError)");
+    assert_skipped_without_a_call(
+        &run,
+        "event-filter",
+        "skipped: failed call (AuthorizationError)",
+    );
 
     // Calls that cannot have removed a required tag or the key: recorded, nothing read.
     let mut other_keys = with(untag.clone(), "/id", "drift-other-keys");
@@ -647,12 +681,30 @@ fn own_failed_unrelated_and_foreign_drift_events_are_skipped_without_a_call() {
         .map(|(key, value)| json!({"Key": key, "Value": value}))
         .collect::<Vec<_>>());
     for (event, why) in [
-        (&other_keys, "skipped: no drift: UntagResource removed no required tag (removed: Owner, CostCentre)"),
-        (&display_name, "skipped: no drift: SetTopicAttributes set DisplayName, not KmsMasterKeyId"),
-        (&description, "skipped: no drift: UpdateSecret did not set KmsKeyId"),
-        (&visibility, "skipped: no drift: SetQueueAttributes set neither KmsMasterKeyId"),
-        (&to_the_cmk, "skipped: no drift: SetTopicAttributes set the project CMK"),
-        (&full_set, "skipped: no drift: PutBucketTagging kept every required tag with a value"),
+        (
+            &other_keys,
+            "skipped: no drift: UntagResource removed no required tag (removed: Owner, CostCentre)",
+        ),
+        (
+            &display_name,
+            "skipped: no drift: SetTopicAttributes set DisplayName, not KmsMasterKeyId",
+        ),
+        (
+            &description,
+            "skipped: no drift: UpdateSecret did not set KmsKeyId",
+        ),
+        (
+            &visibility,
+            "skipped: no drift: SetQueueAttributes set neither KmsMasterKeyId",
+        ),
+        (
+            &to_the_cmk,
+            "skipped: no drift: SetTopicAttributes set the project CMK",
+        ),
+        (
+            &full_set,
+            "skipped: no drift: PutBucketTagging kept every required tag with a value",
+        ),
     ] {
         let run = remediator.run(event);
         assert_skipped_without_a_call(&run, "event-filter", why);
@@ -707,7 +759,11 @@ fn an_opted_out_resource_is_reported_not_touched() {
         "UntagResource",
         &[("ResourceArn", &topic), ("TagKeys.member.1", OPT_OUT_TAG)],
     );
-    let mut opted_in = with(drift("drift-sns-untag-resource.json", None), "/id", "opt-in");
+    let mut opted_in = with(
+        drift("drift-sns-untag-resource.json", None),
+        "/id",
+        "opt-in",
+    );
     opted_in["detail"]["requestParameters"]["tagKeys"] = json!([OPT_OUT_TAG]);
     let run = remediator.run(&opted_in);
     run.assert_ok();
@@ -751,7 +807,10 @@ fn a_key_someone_chose_is_reported_and_a_log_bucket_stays_on_sse_s3() {
     run.assert_ok();
     assert_eq!(run.resource_writes(), Vec::<String>::new());
     assert_eq!(findings(&run), ["encrypted_with_foreign_key"]);
-    assert_eq!(aws::topic_attributes(emu, &topic)["KmsMasterKeyId"], team_key);
+    assert_eq!(
+        aws::topic_attributes(emu, &topic)["KmsMasterKeyId"],
+        team_key
+    );
     let alerts = fx.alerts(emu);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert!(alerts[0].contains(&team_key), "{}", alerts[0]);
@@ -778,10 +837,7 @@ fn published_drift_records_replay_against_the_emulator() {
     let key = aws::create_key(emu, "replayed UntagResource", &required());
     aws::create_alias(emu, "alias/corebound-demo-replayed", &key);
     let url = aws::create_queue(emu, "MyQueue", &[("KmsMasterKeyId", &fx.cmk)], &required());
-    let mut remediator = fx.start(
-        emu,
-        &[("SCOPE_PATTERNS", Some("corebound-demo-*,MyQueue"))],
-    );
+    let mut remediator = fx.start(emu, &[("SCOPE_PATTERNS", Some("corebound-demo-*,MyQueue"))]);
 
     // AWS KMS Developer Guide: UntagResource of the tag "Dept", which is not required: skipped
     // without a read. Key ids are random in the emulator: the record is pointed at the key made.
@@ -790,10 +846,9 @@ fn published_drift_records_replay_against_the_emulator() {
         .as_str()
         .unwrap()
         .to_string();
-    let untag = serde_json::from_str::<Value>(
-        &published_untag.to_string().replace(&published_key, &key),
-    )
-    .unwrap();
+    let untag =
+        serde_json::from_str::<Value>(&published_untag.to_string().replace(&published_key, &key))
+            .unwrap();
     let run = remediator.run(&untag);
     let (_, action, result) = &run.decisions()[0];
     assert_eq!(action, "none");

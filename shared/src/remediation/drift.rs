@@ -67,14 +67,19 @@ const KEY: Trigger = Trigger::EncryptionChanged;
 
 /// Every drift event handled: the template's rule pattern lists these names (with the create
 /// events), and docs/reference/remediator.md this table.
-pub const DRIFT_EVENTS: [DriftEvent; 16] = [
+pub static DRIFT_EVENTS: [DriftEvent; 16] = [
     row(SNS, "UntagResource", TAGS, "resourceArn"),
     row(SNS, "SetTopicAttributes", KEY, "topicArn"),
     row(SQS, "UntagQueue", TAGS, "queueUrl"),
     row(SQS, "SetQueueAttributes", KEY, "queueUrl"),
     row(LOGS, "UntagResource", TAGS, "resourceArn"),
     row(LOGS, "UntagLogGroup", TAGS, "logGroupName"),
-    row(LOGS, "DisassociateKmsKey", KEY, "logGroupName or resourceIdentifier"),
+    row(
+        LOGS,
+        "DisassociateKmsKey",
+        KEY,
+        "logGroupName or resourceIdentifier",
+    ),
     row(S3, "DeleteBucketTagging", TAGS, "bucketName"),
     // Also the provisioning tool's own calls after CreateBucket (the creator race, creator.rs).
     row(S3, "PutBucketTagging", TAGS, "bucketName"),
@@ -103,9 +108,7 @@ pub enum DriftChange {
     /// when the event does not list them (CloudTrail may redact `tagKeys`).
     TagsRemoved { keys: Option<Vec<String>> },
     /// S3 `PutBucketTagging`: the complete new tag set; `None` when unreadable.
-    TagsReplaced {
-        tags: Option<Vec<(String, String)>>,
-    },
+    TagsReplaced { tags: Option<Vec<(String, String)>> },
     /// S3 `DeleteBucketTagging`: every tag removed.
     TagsDeleted,
     /// The resource's key set to this reference (`None`: cleared, or switched to the service's
@@ -190,7 +193,8 @@ pub fn locate(
         }
         (AGENTCORE, _) => {
             let arn = request("resourceArn")?;
-            match agentcore_id_from_arn(&arn)?.0 {
+            let kind = agentcore_id_from_arn(&arn)?.0.to_string();
+            match kind.as_str() {
                 "runtime" => ResourceRef::AgentRuntime {
                     name: None,
                     arn: Some(arn),
@@ -217,9 +221,9 @@ pub fn change(event: &DriftEvent, detail: &Value) -> DriftChange {
     let get = |name: &str| text(request, &[name]);
     match (event.event_source, event.event_name) {
         (SNS, "UntagResource") => match get("resourceArn") {
-            Some(arn) if arn_service(&arn) != Some("sns") => unrelated(format!(
-                "names {arn}, not an SNS topic"
-            )),
+            Some(arn) if arn_service(&arn) != Some("sns") => {
+                unrelated(format!("names {arn}, not an SNS topic"))
+            }
             _ => tags_removed(request, "tagKeys"),
         },
         (LOGS, "UntagResource") => match get("resourceArn") {
@@ -381,7 +385,9 @@ pub fn relevance(change: &DriftChange, config: &RemediationConfig) -> Option<Str
             || config.opt_out_tag.eq_ignore_ascii_case(key)
     };
     match change {
-        DriftChange::TagsRemoved { keys: Some(keys) } if !keys.iter().any(|key| watched(key)) => {
+        DriftChange::TagsRemoved { keys: Some(keys) }
+            if !keys.iter().any(|key| watched(key.as_str())) =>
+        {
             Some(format!(
                 "removed no required tag (removed: {})",
                 keys.join(", ")
@@ -484,7 +490,9 @@ mod tests {
         }
         for row in DRIFT_EVENTS {
             assert!(
-                HANDLED_SOURCES.iter().any(|(_, source)| *source == row.event_source),
+                HANDLED_SOURCES
+                    .iter()
+                    .any(|(_, source)| *source == row.event_source),
                 "{} is a handled source",
                 row.event_source
             );
@@ -497,58 +505,167 @@ mod tests {
         let topic = "arn:aws:sns:us-east-1:123456789012:corebound-demo-alerts";
         let queue = "https://sqs.us-east-1.amazonaws.com/123456789012/corebound-demo-jobs";
         let group_arn = "arn:aws:logs:us-east-1:123456789012:log-group:corebound-demo-logs";
-        let secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:corebound-demo-db-AbCdEf";
+        let secret_arn =
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:corebound-demo-db-AbCdEf";
         let key_id = "1234abcd-12ab-34cd-56ef-1234567890ab";
         let key_arn = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{key_id}");
-        let gateway = "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/corebound-demo-gw-k3x9q2w7zt";
+        let gateway =
+            "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/corebound-demo-gw-k3x9q2w7zt";
         let group = |name: &str| ResourceRef::LogGroup {
             name: name.to_string(),
         };
         let cases: Vec<(&str, &str, Value, Option<ResourceRef>)> = vec![
-            (SNS, "UntagResource", json!({"resourceArn": topic, "tagKeys": ["Project"]}),
-             Some(ResourceRef::SnsTopic { arn: topic.into() })),
-            (SNS, "SetTopicAttributes", json!({"topicArn": topic, "attributeName": "KmsMasterKeyId", "attributeValue": ""}),
-             Some(ResourceRef::SnsTopic { arn: topic.into() })),
-            (SQS, "UntagQueue", json!({"queueUrl": queue, "tagKeys": ["Project"]}),
-             Some(ResourceRef::SqsQueue { url: queue.into(), name: "corebound-demo-jobs".into() })),
-            (SQS, "SetQueueAttributes", json!({"queueUrl": queue, "attributes": {"KmsMasterKeyId": ""}}),
-             Some(ResourceRef::SqsQueue { url: queue.into(), name: "corebound-demo-jobs".into() })),
-            (LOGS, "UntagResource", json!({"resourceArn": group_arn, "tagKeys": ["Project"]}),
-             Some(group("corebound-demo-logs"))),
-            (LOGS, "UntagResource", json!({"resourceArn": format!("{group_arn}:*"), "tagKeys": ["Project"]}),
-             Some(group("corebound-demo-logs"))),
-            (LOGS, "UntagResource", json!({"resourceArn": "arn:aws:logs:us-east-1:123456789012:destination:d", "tagKeys": ["Project"]}),
-             None),
-            (LOGS, "UntagLogGroup", json!({"logGroupName": "corebound-demo-logs", "tags": ["Project"]}),
-             Some(group("corebound-demo-logs"))),
-            (LOGS, "DisassociateKmsKey", json!({"logGroupName": "corebound-demo-logs"}),
-             Some(group("corebound-demo-logs"))),
-            (LOGS, "DisassociateKmsKey", json!({"resourceIdentifier": group_arn}),
-             Some(group("corebound-demo-logs"))),
-            (S3, "DeleteBucketTagging", json!({"bucketName": "corebound-demo-b", "tagging": ""}),
-             Some(ResourceRef::S3Bucket { name: "corebound-demo-b".into() })),
-            (S3, "DeleteBucketEncryption", json!({"bucketName": "corebound-demo-b", "encryption": ""}),
-             Some(ResourceRef::S3Bucket { name: "corebound-demo-b".into() })),
-            (SECRETS, "UntagResource", json!({"secretId": secret_arn, "tagKeys": ["Project"]}),
-             Some(ResourceRef::Secret { name: None, arn: Some(secret_arn.into()) })),
-            (SECRETS, "UpdateSecret", json!({"secretId": "corebound-demo-db", "kmsKeyId": "alias/aws/secretsmanager"}),
-             Some(ResourceRef::Secret { name: Some("corebound-demo-db".into()), arn: None })),
-            (IAM, "UntagRole", json!({"roleName": "LPMA_Demo_X", "tagKeys": ["Project"]}),
-             Some(ResourceRef::IamRole { name: "LPMA_Demo_X".into(), arn: "arn:aws:iam::123456789012:role/LPMA_Demo_X".into() })),
-            (KMS, "UntagResource", json!({"keyId": key_arn, "tagKeys": ["Project"]}),
-             Some(ResourceRef::KmsKey { arn: key_arn.clone() })),
-            (KMS, "UntagResource", json!({"keyId": key_id, "tagKeys": ["Project"]}),
-             Some(ResourceRef::KmsKey { arn: key_arn.clone() })),
-            (AGENTCORE, "UntagResource", json!({"resourceArn": gateway, "tagKeys": ["Project"]}),
-             Some(ResourceRef::Gateway { name: None, arn: Some(gateway.into()) })),
-            (AGENTCORE, "UntagResource", json!({"resourceArn": "arn:aws:bedrock-agentcore:us-east-1:123456789012:browser/b-1234567890", "tagKeys": ["Project"]}),
-             None),
+            (
+                SNS,
+                "UntagResource",
+                json!({"resourceArn": topic, "tagKeys": ["Project"]}),
+                Some(ResourceRef::SnsTopic { arn: topic.into() }),
+            ),
+            (
+                SNS,
+                "SetTopicAttributes",
+                json!({"topicArn": topic, "attributeName": "KmsMasterKeyId", "attributeValue": ""}),
+                Some(ResourceRef::SnsTopic { arn: topic.into() }),
+            ),
+            (
+                SQS,
+                "UntagQueue",
+                json!({"queueUrl": queue, "tagKeys": ["Project"]}),
+                Some(ResourceRef::SqsQueue {
+                    url: queue.into(),
+                    name: "corebound-demo-jobs".into(),
+                }),
+            ),
+            (
+                SQS,
+                "SetQueueAttributes",
+                json!({"queueUrl": queue, "attributes": {"KmsMasterKeyId": ""}}),
+                Some(ResourceRef::SqsQueue {
+                    url: queue.into(),
+                    name: "corebound-demo-jobs".into(),
+                }),
+            ),
+            (
+                LOGS,
+                "UntagResource",
+                json!({"resourceArn": group_arn, "tagKeys": ["Project"]}),
+                Some(group("corebound-demo-logs")),
+            ),
+            (
+                LOGS,
+                "UntagResource",
+                json!({"resourceArn": format!("{group_arn}:*"), "tagKeys": ["Project"]}),
+                Some(group("corebound-demo-logs")),
+            ),
+            (
+                LOGS,
+                "UntagResource",
+                json!({"resourceArn": "arn:aws:logs:us-east-1:123456789012:destination:d", "tagKeys": ["Project"]}),
+                None,
+            ),
+            (
+                LOGS,
+                "UntagLogGroup",
+                json!({"logGroupName": "corebound-demo-logs", "tags": ["Project"]}),
+                Some(group("corebound-demo-logs")),
+            ),
+            (
+                LOGS,
+                "DisassociateKmsKey",
+                json!({"logGroupName": "corebound-demo-logs"}),
+                Some(group("corebound-demo-logs")),
+            ),
+            (
+                LOGS,
+                "DisassociateKmsKey",
+                json!({"resourceIdentifier": group_arn}),
+                Some(group("corebound-demo-logs")),
+            ),
+            (
+                S3,
+                "DeleteBucketTagging",
+                json!({"bucketName": "corebound-demo-b", "tagging": ""}),
+                Some(ResourceRef::S3Bucket {
+                    name: "corebound-demo-b".into(),
+                }),
+            ),
+            (
+                S3,
+                "DeleteBucketEncryption",
+                json!({"bucketName": "corebound-demo-b", "encryption": ""}),
+                Some(ResourceRef::S3Bucket {
+                    name: "corebound-demo-b".into(),
+                }),
+            ),
+            (
+                SECRETS,
+                "UntagResource",
+                json!({"secretId": secret_arn, "tagKeys": ["Project"]}),
+                Some(ResourceRef::Secret {
+                    name: None,
+                    arn: Some(secret_arn.into()),
+                }),
+            ),
+            (
+                SECRETS,
+                "UpdateSecret",
+                json!({"secretId": "corebound-demo-db", "kmsKeyId": "alias/aws/secretsmanager"}),
+                Some(ResourceRef::Secret {
+                    name: Some("corebound-demo-db".into()),
+                    arn: None,
+                }),
+            ),
+            (
+                IAM,
+                "UntagRole",
+                json!({"roleName": "LPMA_Demo_X", "tagKeys": ["Project"]}),
+                Some(ResourceRef::IamRole {
+                    name: "LPMA_Demo_X".into(),
+                    arn: "arn:aws:iam::123456789012:role/LPMA_Demo_X".into(),
+                }),
+            ),
+            (
+                KMS,
+                "UntagResource",
+                json!({"keyId": key_arn, "tagKeys": ["Project"]}),
+                Some(ResourceRef::KmsKey {
+                    arn: key_arn.clone(),
+                }),
+            ),
+            (
+                KMS,
+                "UntagResource",
+                json!({"keyId": key_id, "tagKeys": ["Project"]}),
+                Some(ResourceRef::KmsKey {
+                    arn: key_arn.clone(),
+                }),
+            ),
+            (
+                AGENTCORE,
+                "UntagResource",
+                json!({"resourceArn": gateway, "tagKeys": ["Project"]}),
+                Some(ResourceRef::Gateway {
+                    name: None,
+                    arn: Some(gateway.into()),
+                }),
+            ),
+            (
+                AGENTCORE,
+                "UntagResource",
+                json!({"resourceArn": "arn:aws:bedrock-agentcore:us-east-1:123456789012:browser/b-1234567890", "tagKeys": ["Project"]}),
+                None,
+            ),
             (SNS, "UntagResource", json!({"tagKeys": ["Project"]}), None),
             (SNS, "UntagResource", json!({"resourceArn": "***"}), None),
         ];
         for (source, name, request, expected) in cases {
             assert_eq!(
-                locate(lookup(source, name), &detail(request.clone()), "us-east-1", ACCOUNT),
+                locate(
+                    lookup(source, name),
+                    &detail(request.clone()),
+                    "us-east-1",
+                    ACCOUNT
+                ),
                 expected,
                 "{source} {name} {request}"
             );
@@ -564,33 +681,118 @@ mod tests {
             key: key.map(str::to_string),
         };
         let cases: Vec<(&str, &str, Value, DriftChange)> = vec![
-            (KMS, "UntagResource", json!({"keyId": "k", "tagKeys": ["Dept"]}), removed(&["Dept"])),
-            (IAM, "UntagRole", json!({"roleName": "r", "tagKeys": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
-             DriftChange::TagsRemoved { keys: None }),
-            (SQS, "UntagQueue", json!({"queueUrl": "u", "tagKeys": "Project"}), removed(&["Project"])),
-            (SNS, "UntagResource", json!({"resourceArn": "arn:aws:sns:us-east-1:1:t"}),
-             DriftChange::TagsRemoved { keys: None }),
-            (LOGS, "UntagLogGroup", json!({"logGroupName": "g", "tags": ["a", "b"]}), removed(&["a", "b"])),
-            (SNS, "SetTopicAttributes", json!({"attributeName": "KmsMasterKeyId", "attributeValue": ""}), key(None)),
-            (SNS, "SetTopicAttributes", json!({"attributeName": "KmsMasterKeyId", "attributeValue": "alias/aws/sns"}),
-             key(Some("alias/aws/sns"))),
-            (SNS, "SetTopicAttributes", json!({"attributeName": "DisplayName", "attributeValue": "x"}),
-             unrelated("set DisplayName, not KmsMasterKeyId".into())),
-            (SQS, "SetQueueAttributes", json!({"attributes": {"VisibilityTimeout": "100"}}),
-             unrelated("set neither KmsMasterKeyId nor SqsManagedSseEnabled=true".into())),
-            (SQS, "SetQueueAttributes", json!({"attributes": {"SqsManagedSseEnabled": "true", "Policy": ""}}), key(None)),
-            (SQS, "SetQueueAttributes", json!({"attribute": {"KmsMasterKeyId": "alias/aws/sqs"}}), key(Some("alias/aws/sqs"))),
-            (SQS, "SetQueueAttributes", json!({"queueUrl": "u"}), key(None)),
-            (SECRETS, "UpdateSecret", json!({"secretId": "s", "description": "d"}),
-             unrelated("did not set KmsKeyId".into())),
-            (SECRETS, "UpdateSecret", json!({"secretId": "s", "kmsKeyId": "alias/aws/secretsmanager"}),
-             key(Some("alias/aws/secretsmanager"))),
-            (S3, "PutBucketTagging", json!({"Tagging": {"TagSet": {"Tag": {"Key": "a", "Value": "1"}}}, "tagging": ""}),
-             DriftChange::TagsReplaced { tags: Some(vec![("a".into(), "1".into())]) }),
-            (S3, "PutBucketTagging", json!({"tagging": ""}), DriftChange::TagsReplaced { tags: None }),
-            (S3, "DeleteBucketEncryption", json!({"bucketName": "b"}), DriftChange::EncryptionRemoved),
-            (LOGS, "DisassociateKmsKey", json!({"resourceIdentifier": "arn:aws:logs:us-east-1:1:query-result:abc"}),
-             unrelated("names arn:aws:logs:us-east-1:1:query-result:abc, not a log group".into())),
+            (
+                KMS,
+                "UntagResource",
+                json!({"keyId": "k", "tagKeys": ["Dept"]}),
+                removed(&["Dept"]),
+            ),
+            (
+                IAM,
+                "UntagRole",
+                json!({"roleName": "r", "tagKeys": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
+                DriftChange::TagsRemoved { keys: None },
+            ),
+            (
+                SQS,
+                "UntagQueue",
+                json!({"queueUrl": "u", "tagKeys": "Project"}),
+                removed(&["Project"]),
+            ),
+            (
+                SNS,
+                "UntagResource",
+                json!({"resourceArn": "arn:aws:sns:us-east-1:1:t"}),
+                DriftChange::TagsRemoved { keys: None },
+            ),
+            (
+                LOGS,
+                "UntagLogGroup",
+                json!({"logGroupName": "g", "tags": ["a", "b"]}),
+                removed(&["a", "b"]),
+            ),
+            (
+                SNS,
+                "SetTopicAttributes",
+                json!({"attributeName": "KmsMasterKeyId", "attributeValue": ""}),
+                key(None),
+            ),
+            (
+                SNS,
+                "SetTopicAttributes",
+                json!({"attributeName": "KmsMasterKeyId", "attributeValue": "alias/aws/sns"}),
+                key(Some("alias/aws/sns")),
+            ),
+            (
+                SNS,
+                "SetTopicAttributes",
+                json!({"attributeName": "DisplayName", "attributeValue": "x"}),
+                unrelated("set DisplayName, not KmsMasterKeyId".into()),
+            ),
+            (
+                SQS,
+                "SetQueueAttributes",
+                json!({"attributes": {"VisibilityTimeout": "100"}}),
+                unrelated("set neither KmsMasterKeyId nor SqsManagedSseEnabled=true".into()),
+            ),
+            (
+                SQS,
+                "SetQueueAttributes",
+                json!({"attributes": {"SqsManagedSseEnabled": "true", "Policy": ""}}),
+                key(None),
+            ),
+            (
+                SQS,
+                "SetQueueAttributes",
+                json!({"attribute": {"KmsMasterKeyId": "alias/aws/sqs"}}),
+                key(Some("alias/aws/sqs")),
+            ),
+            (
+                SQS,
+                "SetQueueAttributes",
+                json!({"queueUrl": "u"}),
+                key(None),
+            ),
+            (
+                SECRETS,
+                "UpdateSecret",
+                json!({"secretId": "s", "description": "d"}),
+                unrelated("did not set KmsKeyId".into()),
+            ),
+            (
+                SECRETS,
+                "UpdateSecret",
+                json!({"secretId": "s", "kmsKeyId": "alias/aws/secretsmanager"}),
+                key(Some("alias/aws/secretsmanager")),
+            ),
+            (
+                S3,
+                "PutBucketTagging",
+                json!({"Tagging": {"TagSet": {"Tag": {"Key": "a", "Value": "1"}}}, "tagging": ""}),
+                DriftChange::TagsReplaced {
+                    tags: Some(vec![("a".into(), "1".into())]),
+                },
+            ),
+            (
+                S3,
+                "PutBucketTagging",
+                json!({"tagging": ""}),
+                DriftChange::TagsReplaced { tags: None },
+            ),
+            (
+                S3,
+                "DeleteBucketEncryption",
+                json!({"bucketName": "b"}),
+                DriftChange::EncryptionRemoved,
+            ),
+            (
+                LOGS,
+                "DisassociateKmsKey",
+                json!({"resourceIdentifier": "arn:aws:logs:us-east-1:1:query-result:abc"}),
+                unrelated(
+                    "names arn:aws:logs:us-east-1:1:query-result:abc, not a log group".into(),
+                ),
+            ),
         ];
         for (source, name, request, expected) in cases {
             assert_eq!(
@@ -621,7 +823,13 @@ mod tests {
             .iter()
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
-        assert!(relevance(&DriftChange::TagsReplaced { tags: Some(full.clone()) }, &config).is_some());
+        assert!(relevance(
+            &DriftChange::TagsReplaced {
+                tags: Some(full.clone())
+            },
+            &config
+        )
+        .is_some());
         // Read:
         for change in [
             removed(&["Owner", "project"]),
