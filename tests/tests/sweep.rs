@@ -668,3 +668,109 @@ fn the_corebound_command_reports_then_enforces() {
     assert_eq!(report["summary"]["non_compliant"], 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_expired_lock_is_taken_over_and_units_for_other_accounts_are_refused() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    // A sweep that died an hour ago (a unit in the dead-letter queue) still holds the lock.
+    let stale = json!({"sweep_id": "20261203T221500Z-00000000", "mode": "enforce",
+        "started_at": "2026-12-03T22:15:00Z", "started_at_epoch": 1, "expires_at_epoch": 2});
+    rest_xml(
+        emu,
+        "PUT",
+        &format!("/{REPORT_BUCKET}/sweep-lock.json"),
+        &stale.to_string(),
+    )
+    .unwrap();
+    let mut process = fx.start(emu, "report", &[]);
+    let started = start_sweep(&mut process);
+    assert_eq!(started["sweep"], "started", "{started}");
+    assert!(process.wait_for_output("took over the expired lock", Duration::from_secs(5)));
+    let sweep_id = started["sweep_id"].as_str().unwrap();
+
+    let foreign = json!({"MessageId": "m-foreign", "ReceiptHandle": "r", "Body": json!({
+        "sweep_id": sweep_id, "resource_type": "sqs_queue", "page": 0, "account": "210987654321"}).to_string()});
+    let before = emu.requests().len();
+    let answer = response(process.invoke(&json!({"Records": [sqs_record(&foreign)]}), WAIT));
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-foreign"}]})
+    );
+    assert!(process.wait_for_output("sweeps only its own account", Duration::from_secs(5)));
+    assert!(emu.requests()[before..].is_empty(), "nothing read");
+}
+
+#[test]
+fn agentcore_resources_are_swept_and_a_refused_listing_makes_its_type_unreadable() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let runtime = emu.post(
+        "/_corebound/agentcore/runtimes",
+        &json!({"name": "corebound_demo_agent"}),
+    )["agentRuntimeArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gateway = emu.post(
+        "/_corebound/agentcore/gateways",
+        &json!({"name": "corebound-demo-gateway", "authorizerType": "CUSTOM_JWT"}),
+    )["gatewayArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bare_memory = emu.post(
+        "/_corebound/agentcore/memories",
+        &json!({"name": "corebound_demo_memory"}),
+    )["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let keyed_memory = emu.post(
+        "/_corebound/agentcore/memories",
+        &json!({"name": "corebound_demo_memory_cmk", "encryptionKeyArn": fx.cmk, "tags": required_tags()}),
+    )["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    emu.post(
+        "/_corebound/agentcore/runtimes",
+        &json!({"name": "payments_agent"}),
+    );
+    emu.post(
+        "/_corebound/faults",
+        &json!({"service": "iam", "operation": "ListRoles", "status": 403, "code": "AccessDenied", "message": "not authorized to perform: iam:ListRoles", "count": 10}),
+    );
+    let mut process = fx.start(emu, "enforce", &[]);
+    let sweep_id = start_sweep(&mut process)["sweep_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    drain(&mut process, emu, &fx);
+    let report = report(emu, &sweep_id);
+    assert_eq!(entry(&report, &runtime)["outcome"], "fixed");
+    assert_eq!(entry(&report, &gateway)["outcome"], "fixed");
+    assert_eq!(aws::agentcore_tags(emu, &runtime), required_tags());
+    assert_eq!(aws::agentcore_tags(emu, &gateway), required_tags());
+    let memory = entry(&report, &bare_memory);
+    assert_eq!(memory["outcome"], "exception", "{memory}");
+    assert!(memory["findings"][0]
+        .as_str()
+        .unwrap()
+        .contains("without encryptionKeyArn"));
+    assert_eq!(entry(&report, &keyed_memory)["outcome"], "compliant");
+    let types = report["types"].as_array().unwrap();
+    let runtimes = types.iter().find(|t| t["type"] == "agent_runtime").unwrap();
+    assert_eq!(runtimes["out_of_scope"], 1);
+    let roles = types.iter().find(|t| t["type"] == "iam_role").unwrap();
+    assert!(roles["unreadable"]
+        .as_str()
+        .unwrap()
+        .contains("AccessDenied"));
+    assert_eq!(report["summary"]["unreadable_types"], json!(["iam_role"]));
+    // The memory's finding and the unreadable roles need a person: one summary says so.
+    assert_eq!(report["summary"]["needs_person"], 2);
+    let alerts = fx.alerts(emu);
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].contains("iam_role: ") && alerts[0].contains("could not be listed"));
+}

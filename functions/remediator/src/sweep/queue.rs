@@ -189,6 +189,24 @@ async fn one_record(
     } else {
         Err("the record is not from SWEEP_QUEUE_URL".to_string())
     };
+    // Fan-out to other accounts and regions (issue 13) needs their clients: until then such a
+    // unit is not swept here, in the function's own account, by mistake.
+    let unit = unit.and_then(|unit| {
+        let own = Context::new(remediator, settings, retry, true);
+        let foreign_account = unit.account.as_deref().is_some_and(|a| a != own.account);
+        let foreign_region = unit
+            .region
+            .as_deref()
+            .is_some_and(|r| Some(r) != own.region.as_deref());
+        if foreign_account || foreign_region {
+            Err(format!(
+                "unit for account {:?} region {:?}: this function sweeps only its own account and region",
+                unit.account, unit.region
+            ))
+        } else {
+            Ok(unit)
+        }
+    });
     let unit = match unit {
         Ok(unit) => unit,
         Err(reason) => {
