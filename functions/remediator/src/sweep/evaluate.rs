@@ -210,10 +210,8 @@ async fn fill_tags(
     let wanted: Vec<String> = items
         .iter()
         .zip(batches.iter())
-        .filter(|(item, batch)| {
-            matches!(batch, Batch::State(_)) && item.resource.kind() != ResourceKind::Secret
-        })
-        .filter_map(|(item, _)| item.tag_arn.clone())
+        .filter(|(item, _)| item.resource.kind() != ResourceKind::Secret)
+        .filter_map(|(item, batch)| tag_arn(item, batch))
         .collect();
     if wanted.is_empty() {
         return Ok(());
@@ -236,9 +234,24 @@ async fn fill_tags(
         if item.resource.kind() == ResourceKind::Secret {
             continue;
         }
-        if let (Batch::State(state), Some(arn)) = (batch, &item.tag_arn) {
-            state.tags = tags.get(arn).cloned().unwrap_or_else(BTreeMap::new);
+        match tag_arn(item, batch) {
+            Some(arn) => {
+                if let Batch::State(state) = batch {
+                    state.tags = tags.get(&arn).cloned().unwrap_or_else(BTreeMap::new);
+                }
+            }
+            // No ARN to ask the tagging API with: the event path reads the tags itself.
+            None => *batch = Batch::EventPath,
         }
     }
     Ok(())
+}
+
+/// The ARN the tagging API knows the resource by: from the listing, or (a queue) from its
+/// attributes. `None` when the batch read gave no state.
+fn tag_arn(item: &Listed, batch: &Batch) -> Option<String> {
+    match batch {
+        Batch::State(state) => item.tag_arn.clone().or_else(|| state.resource_arn.clone()),
+        _ => None,
+    }
 }
