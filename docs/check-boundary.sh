@@ -102,6 +102,13 @@ check "${arn}:logs:${region}:${account}:log-group:/aws/lambda/${app}-corebound-r
   logs:CreateLogStream logs:PutLogEvents
 check "*" logs:DescribeLogGroups kms:ListAliases bedrock-agentcore:ListAgentRuntimes \
   bedrock-agentcore:ListMemories bedrock-agentcore:ListGateways
+# the sweep: list calls, its work queue, its reports (the report bucket's name is generated)
+check "*" iam:ListRoles kms:ListKeys s3:ListAllMyBuckets secretsmanager:ListSecrets \
+  sns:ListTopics sqs:ListQueues tag:GetResources
+check "${arn}:sqs:${region}:${account}:${app}-corebound-sweep" sqs:SendMessage \
+  sqs:ReceiveMessage sqs:DeleteMessage sqs:GetQueueAttributes
+check "${arn}:s3:::${lc}-corebound-reports/sweep-lock.json" s3:GetObject s3:PutObject s3:DeleteObject
+check "${arn}:s3:::${lc}-corebound-reports" s3:ListBucket
 check "${arn}:s3:::${lc}-bucket" s3:GetBucketTagging s3:GetEncryptionConfiguration \
   s3:GetBucketPolicy s3:GetBucketAcl s3:PutBucketTagging s3:PutEncryptionConfiguration
 check "${arn}:secretsmanager:${region}:${account}:secret:${lc}-secret-AbCdEf" \

@@ -67,6 +67,8 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import sweep_bench  # the 10 000-resource sweep (issue 12), beside this file
+
 REPO = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("runtime-policy", "memory-grant", "remediator")
 ACCOUNT = "123456789012"
@@ -1055,12 +1057,30 @@ def print_report(results: dict, previous: dict | None) -> None:
         for sample in burst.get("not_remediated_sample", []):
             out.append(f"  not remediated: {sample}")
 
+    out.append("")
+    out.extend(sweep_bench.report_lines(results.get("sweep")))
+
     if previous:
         out.append("")
         out.extend(compare(results, previous))
     for note in results.get("notes", []):
         out.append(f"note: {note}")
     print("\n".join(out), flush=True)
+
+
+def measure_sweep(bin_dir: Path, bench_dir: Path, emulator: "Emulator", args) -> dict:
+    binary = bin_dir / "corebound"
+    if not binary.is_file():
+        log(f"sweep: skipped ({binary} not built)")
+        return {"status": "skipped", "note": f"{binary} not built"}
+    private = bench_dir / "bin" / "corebound"  # others may relink the target directory's binary meanwhile
+    private.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(binary, private)
+    try:
+        return sweep_bench.measure_sweep(emulator, private, args.sweep, bench_dir / "sweep", log=log)
+    except BenchError as error:
+        log(f"sweep: FAILED: {error}")
+        return {"status": "failed", "note": str(error).splitlines()[0]}
 
 
 def metric_rows(results: dict) -> dict[str, float]:
@@ -1084,6 +1104,11 @@ def metric_rows(results: dict) -> dict[str, float]:
     for arch in ("arm64", "x86_64"):
         for function, z in (((results.get("packages") or {}).get(arch) or {}).get("zips") or {}).items():
             rows[f"{function} {arch} zip bytes"] = z["zip_bytes"]
+    for run in ("compliant", "half_non_compliant"):
+        entry = (results.get("sweep") or {}).get(run) or {}
+        for key in ("seconds", "peak_rss_kib", "reads_per_resource", "writes_per_fixed_resource"):
+            if entry.get(key) is not None:
+                rows[f"sweep {run} {key}"] = entry[key]
     return rows
 
 
@@ -1127,6 +1152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm-runs", type=int, default=20)
     parser.add_argument("--burst", type=int, default=1000, help="remediator burst size (0 skips it)")
     parser.add_argument("--burst-timeout", type=float, default=900.0, help="seconds for the whole burst")
+    parser.add_argument("--sweep", type=int, default=1000,
+                        help="resources per swept type for `corebound sweep` (10 types; 0 skips it; sweep_bench.py)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one invocation")
     parser.add_argument("--skip-package", action="store_true", help="do not run cargo lambda builds")
     parser.add_argument("--package-arch", default="arm64,x86_64", help="architectures for cargo lambda (arm64,x86_64)")
@@ -1167,7 +1194,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "profile": args.profile if not args.bin_dir else f"{args.profile} (bin-dir {args.bin_dir})",
         "rustc": command_version("rustc", "--version"),
-        "settings": {"cold_runs": args.cold_runs, "warm_runs": args.warm_runs, "burst": args.burst, "target_dir": str(target_dir),
+        "settings": {"cold_runs": args.cold_runs, "warm_runs": args.warm_runs, "burst": args.burst, "sweep": args.sweep,
+                     "target_dir": str(target_dir),
                      "extra_env": args.extra_env},
         "targets": {"cold_start_ms": TARGET_COLD_MS, "peak_rss_kib": TARGET_RSS_KIB, "arm64_zip_bytes": TARGET_ZIP_BYTES},
         "functions": {},
@@ -1218,6 +1246,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["functions"][function] = {"status": "failed", "note": str(error).splitlines()[0],
                                                   "detail": str(error), "binary_bytes": binary.stat().st_size}
                 log(f"{function}: FAILED: {error}")
+        if args.sweep > 0:
+            results["sweep"] = measure_sweep(bin_dir, bench_dir, emulator, args)
     except KeyboardInterrupt:
         log("interrupted")
         return 130

@@ -46,6 +46,7 @@ from moto.sqs.models import sqs_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+import bulk_seed
 import fixed_ids
 import logs_kms
 import sqs_sse
@@ -275,6 +276,9 @@ class ControlApi:
     POST   /_corebound/faults                         queue a fault; GET lists pending ones; DELETE clears
     PUT    /_corebound/agentcore/settings             {"memoryTags": "supported"|"unsupported"|"read-only"}
     POST   /_corebound/s3/races                       script a concurrent bucket tag write; GET lists
+    POST   /_corebound/bulk/cmk                       a CMK the account and CloudWatch Logs may use (bulk_seed.py)
+    POST   /_corebound/bulk/seed                      many resources of every swept type, in-process (bulk_seed.py)
+    POST   /_corebound/bulk/check                     which of them lack a tag or the CMK, read from the backends
     """
 
     def __init__(self, emulator: Emulator) -> None:
@@ -327,6 +331,12 @@ class ControlApi:
                     return _control(200, self.emulator.races.add(spec))
                 case ("GET", ["s3", "races"]):
                     return _control(200, self.emulator.races.state())
+                case ("POST", ["bulk", "cmk"]):
+                    return _control(200, bulk_seed.create_cmk(spec))
+                case ("POST", ["bulk", "seed"]):
+                    return _control(200, bulk_seed.seed(spec, self.emulator.agentcore))
+                case ("POST", ["bulk", "check"]):
+                    return _control(200, bulk_seed.check(spec, self.emulator.agentcore))
         except NotSeeded as missing:
             return _control(404, {"error": f"not found: {missing.args[0]}"})
         except (SeedError, ScriptError, RaceError, ValueError) as invalid:

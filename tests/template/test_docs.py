@@ -316,7 +316,8 @@ else:
                 {"Effect": "Allow", "Action": ["bedrock-agentcore:*", "iam:*", "sns:*", "sqs:*", "logs:*",
                                                "s3:*", "secretsmanager:*", "ec2:*", "kms:Decrypt",
                                                "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*",
-                                               "kms:ListAliases", "kms:ListResourceTags", "kms:TagResource"],
+                                               "kms:ListAliases", "kms:ListResourceTags", "kms:TagResource",
+                                               "kms:ListKeys", "tag:GetResources"],
                  "Resource": "*"},
             ])
             self.assertEqual(no_key_policy.returncode, 1)
@@ -328,7 +329,7 @@ else:
 
             other_roles_only = run([
                 {"Effect": "Allow", "Action": ["bedrock-agentcore:*", "ec2:*", "kms:*", "logs:*", "s3:*",
-                                               "secretsmanager:*", "sns:*", "sqs:*"], "Resource": "*"},
+                                               "secretsmanager:*", "sns:*", "sqs:*", "tag:*"], "Resource": "*"},
                 {"Effect": "Allow", "Action": "iam:*", "Resource": ["arn:aws:iam::*:role/LPMA_Other_*",
                                                                    "arn:aws:iam::*:policy/*"]},
             ])
@@ -339,7 +340,9 @@ else:
                     "PutRolePolicy", "DeleteRolePolicy", "GetRolePolicy", "GetRole", "ListRolePolicies",
                     "ListAttachedRolePolicies", "SimulatePrincipalPolicy")
             } | {("LPMA_Demo_Remediator", "needs", "iam:ListRoleTags"),
-                 ("LPMA_Demo_Remediator", "needs", "iam:TagRole")})
+                 ("LPMA_Demo_Remediator", "needs", "iam:TagRole"),
+                 # the sweep's role listing has no resource type: only a boundary allowing it on * passes
+                 ("LPMA_Demo_Remediator", "needs", "iam:ListRoles")})
 
 
 class Build(_Docs):

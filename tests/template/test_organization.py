@@ -58,6 +58,8 @@ SPOKE_PARAMETERS = {
 HUB_ONLY_STATEMENTS = {
     "WriteLogs", "Alerts", "DeadLetters", "DeferralQueue", "VpcNetworkInterfaces", "VpcDescribe",
     "AssumeSpokeRoles", "ReadAccountSettings",
+    # the sweep's own work queue and report bucket, in the hub
+    "SweepQueue", "SweepObjects", "ReleaseTheLock", "ListSweepParts",
 }
 # The hub's deny pins its region; the spoke's role serves every region of its account.
 SPOKE_SID = {"DenyOutsideThisAccountAndRegion": "DenyOutsideThisAccount"}

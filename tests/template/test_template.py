@@ -86,6 +86,9 @@ SAMPLE_PARAMETERS = {
     "SpokeExternalIdSecretArn": "",
     "SpokeExternalIdVersionId": "",
     "AccountSettings": "",
+    # The sweep's schedule on (the default).
+    "SweepSchedule": "rate(1 hour)",
+    "ReportRetentionInDays": "400",
 }
 EXTERNAL_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -119,6 +122,8 @@ REMEDIATOR_ENVIRONMENT = {
     "REQUIRED_TAGS", "KMS_KEY_ARN", "MODE", "SCOPE_PATTERNS", "ALERT_TOPIC_ARN",
     "REQUIRED_ROLE_PREFIX", "SELF_ROLE_ARN", "OPT_OUT_TAG", "DEFERRAL_QUEUE_URL",
     "DEFERRAL_DELAY_SECONDS",
+    # the sweep (issue 12, tests/template/test_sweep.py)
+    "SWEEP_QUEUE_URL", "REPORT_BUCKET",
 }
 # Create events, then drift events (issue 12; shared/src/remediation/drift.rs DRIFT_EVENTS, which
 # a Rust test also compares with the template's pattern).
@@ -899,10 +904,16 @@ class LambdaLimits(_Templates):
                 self.assertGreaterEqual(parameter["MinValue"], 1, "0 would stop the function")
                 self.assertGreaterEqual(int(parameter["Default"]), parameter["MinValue"])
                 self.assertLessEqual(int(parameter["Default"]), 10, "a sane default caps a runaway loop")
-        pollers = self.resources["DeferralQueueEvents"]["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+        # Every SQS event source of the remediator (deferral queue, sweep work queue): a throttled
+        # SQS invocation counts as a receive and can push a message into the dead-letter queue.
+        pollers = sum(
+            mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+            for mapping in self.of_type("AWS::Lambda::EventSourceMapping").values()
+            if mapping["Properties"]["FunctionName"] == {"Ref": "RemediatorFunction"}
+        )
         remediator = self.template["Parameters"]["RemediatorConcurrency"]
         self.assertGreater(remediator["MinValue"], pollers,
-                           "the deferral queue's pollers must leave room for EventBridge's events")
+                           "the SQS pollers must leave room for EventBridge's events")
 
     def test_every_function_sends_failed_asynchronous_events_to_the_encrypted_dead_letter_queue(self):
         render = self.rendered()

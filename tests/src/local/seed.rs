@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 
 use super::settings::{
     alert_topic_arn, project_key_arn, required_tags, ACCOUNT, ALERT_TOPIC, DEFERRAL_QUEUE,
-    PROJECT_KEY_ALIAS, PROJECT_KEY_ID, REGION, REMEDIATOR_ROLE, SCOPE_PATTERNS,
+    PROJECT_KEY_ALIAS, PROJECT_KEY_ID, REGION, REMEDIATOR_ROLE, REPORT_BUCKET, SCOPE_PATTERNS,
+    SWEEP_QUEUE,
 };
 use crate::aws_calls::{self, fixtures};
 use crate::emulator::Emulator;
@@ -62,7 +63,8 @@ pub fn seed(emu: &Emulator) -> Summary {
     summary
 }
 
-/// The project CMK, the alert topic and the deferral queue, as the template creates them.
+/// The project CMK, the alert topic, the deferral queue and the sweep's work queue and report
+/// bucket, as the template creates them.
 fn seed_project_resources(emu: &Emulator, summary: &mut Summary) {
     let tags = required_tags();
     emu.post(
@@ -99,6 +101,21 @@ fn seed_project_resources(emu: &Emulator, summary: &mut Summary) {
         &borrowed,
     );
     summary.push(("deferral queue", DEFERRAL_QUEUE.to_string()));
+    fixtures::create_queue(
+        emu,
+        SWEEP_QUEUE,
+        &[
+            ("VisibilityTimeout", "360"),
+            ("MessageRetentionPeriod", "86400"),
+            ("KmsMasterKeyId", &project_key_arn()),
+        ],
+        &borrowed,
+    );
+    summary.push(("sweep work queue", SWEEP_QUEUE.to_string()));
+    fixtures::create_bucket(emu, REPORT_BUCKET);
+    fixtures::put_bucket_kms_encryption(emu, REPORT_BUCKET, &project_key_arn());
+    fixtures::put_bucket_tags(emu, REPORT_BUCKET, &borrowed);
+    summary.push(("sweep report bucket", REPORT_BUCKET.to_string()));
 }
 
 /// The template's key policy for the project CMK, for this account, region and scope.

@@ -25,6 +25,10 @@ pub const ALERT_TOPIC: &str = "Demo-corebound-alerts";
 pub const REMEDIATOR_ROLE: &str = "LPMA_Demo_Remediator";
 /// The remediator's queue of events to look at again later (template.yaml `DeferralQueue`).
 pub const DEFERRAL_QUEUE: &str = "Demo-corebound-deferral";
+/// The sweep's work queue and report bucket (template.yaml `SweepQueue`, `ReportBucket`; in AWS
+/// the bucket's name is generated, here a fixed one).
+pub const SWEEP_QUEUE: &str = "Demo-corebound-sweep";
+pub const REPORT_BUCKET: &str = "demo-corebound-reports";
 
 /// Dummy credentials: the emulator accepts any, the SDK refuses to sign without some.
 pub const ACCESS_KEY_ID: &str = "testing";
@@ -42,6 +46,10 @@ pub fn alert_topic_arn() -> String {
 /// its account and name, so one URL serves every endpoint (loopback, host.docker.internal).
 pub fn deferral_queue_url() -> String {
     format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{DEFERRAL_QUEUE}")
+}
+
+pub fn sweep_queue_url() -> String {
+    format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{SWEEP_QUEUE}")
 }
 
 /// The five mandatory tags, as the template's REQUIRED_TAGS builds them from its parameters.
@@ -100,6 +108,10 @@ pub fn functions(response_host: &str) -> Vec<Function> {
                 // The template's default. Nothing drains the queue locally (no event source
                 // mapping): a deferred event waits there.
                 ("DEFERRAL_DELAY_SECONDS", "120".into()),
+                // A sweep started locally enqueues its units here; nothing drains the queue
+                // locally either (`corebound sweep` runs the units in-process).
+                ("SWEEP_QUEUE_URL", sweep_queue_url()),
+                ("REPORT_BUCKET", REPORT_BUCKET.into()),
             ],
         },
     ]
