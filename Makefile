@@ -13,7 +13,7 @@ LINT_PYTHON := $(LINT_VENV)/bin/python
 export COREBOUND_PYTHON := $(abspath $(PYTHON))
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: setup test test-rust test-python test-templates lint demo local bench fuzz clean
+.PHONY: setup test test-rust test-python test-templates check-templates lint demo local bench fuzz clean
 
 ## Python venvs: the pinned local AWS emulator (moto), and the template linters (cfn-lint, checkov).
 setup: $(VENV)/.installed $(LINT_VENV)/.installed
@@ -27,7 +27,7 @@ $(LINT_VENV)/.installed: tests/requirements.txt
 	touch $@
 
 ## Everything CI runs: formatting, clippy, Rust unit and end-to-end tests, emulator and template tests.
-test: setup lint test-python test-rust
+test: setup lint test-python test-rust check-templates
 
 test-rust: setup
 	cargo build --workspace --bins
@@ -39,6 +39,22 @@ test-python: setup test-templates
 ## cfn-lint and checkov (0 failed) on template.yaml and examples/, and the reviewer's checks.
 test-templates: setup
 	PATH="$(abspath $(LINT_VENV))/bin:$$PATH" $(LINT_PYTHON) -m unittest discover -s tests/template -p 'test_*.py'
+
+# --- preflight ---
+## `corebound check` on our own templates: our stack passes our own preflight. The settings are
+## those of docs/samconfig.toml.example (a preprod deployment), with an example account.
+PREFLIGHT_BOUNDARY := arn:aws:iam::123456789012:policy/BoundaryForLPMA
+PREFLIGHT_FLAGS := --required-role-prefix LPMA_ --permissions-boundary-arn $(PREFLIGHT_BOUNDARY) \
+	--parameter AppName=DemoPreprod --parameter RolePrefix=LPMA_ \
+	--parameter PermissionsBoundaryArn=$(PREFLIGHT_BOUNDARY) \
+	--parameter ScopePatterns=demo-preprod-*,demo_preprod_*,LPMA_DemoPreprod_* \
+	--parameter RuntimeRoleArn=arn:aws:iam::123456789012:role/LPMA_DemoPreprod_AgentCoreRuntime \
+	--parameter MemoryKmsKeyArn=arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789 \
+	--tag ApplicationId=0b9c6a52-6d0e-4c39-9d8a-7f1f0c3e2a11 --tag Environment=preprod --tag Project=demo \
+	--tag ServiceLine=payments --tag ManagedBy=platform-ci
+check-templates:
+	cargo build -p corebound-cli --bin corebound
+	"$(TARGET_DIR)/debug/corebound" check template.yaml examples/*.yaml $(wildcard templates/*.yaml) $(PREFLIGHT_FLAGS)
 
 lint:
 	cargo fmt --all -- --check

@@ -15,9 +15,11 @@ pub mod iam_evaluation;
 pub mod logging;
 pub mod policy_compare;
 pub mod policy_document;
+pub mod preflight;
 pub mod remediation;
 pub mod runtime_policy;
 pub mod scope;
 pub mod sweep;
+pub mod template;
 
 pub use error::{Error, Result};
