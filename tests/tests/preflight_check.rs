@@ -97,7 +97,12 @@ fn every_fixture_produces_exactly_the_expected_findings() {
             "{}: {stdout}",
             template.display()
         );
-        assert_eq!(clean, findings.is_empty(), "{}: {stdout}", template.display());
+        assert_eq!(
+            clean,
+            findings.is_empty(),
+            "{}: {stdout}",
+            template.display()
+        );
         let name = template.file_stem().unwrap().to_string_lossy().into_owned();
         let expected_path = template.with_file_name(format!("{name}.expected.json"));
         if update {
@@ -124,15 +129,17 @@ fn text_output_names_file_line_pattern_resource_problem_and_fix() {
         first,
         "tests/fixtures/preflight/encryption.yaml:8: [pattern 4/8] Unencrypted (AWS::SNS::Topic): no KmsMasterKeyId: the resource is not encrypted with a customer-managed key — set KmsMasterKeyId: arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789 (the project CMK)"
     );
-    assert!(stdout.lines().any(|line| line.contains("(cannot tell)")), "{stdout}");
+    assert!(
+        stdout.lines().any(|line| line.contains("(cannot tell)")),
+        "{stdout}"
+    );
     assert!(stdout.ends_with("cannot tell\n"), "{stdout}");
 }
 
 #[test]
 fn sarif_output_has_the_required_fields_and_one_result_per_finding() {
     let template = repo_root().join(FIXTURES).join("roles.yaml");
-    let json: Value =
-        serde_json::from_slice(&run_fixture(&template, "json").stdout).expect("json");
+    let json: Value = serde_json::from_slice(&run_fixture(&template, "json").stdout).expect("json");
     let output = run_fixture(&template, "sarif");
     assert_eq!(output.status.code(), Some(1));
     let sarif: Value = serde_json::from_slice(&output.stdout).expect("SARIF is JSON");
@@ -151,9 +158,15 @@ fn sarif_output_has_the_required_fields_and_one_result_per_finding() {
     for (result, finding) in results.iter().zip(findings) {
         assert_eq!(result["ruleId"], finding["rule"]);
         assert!(rule_ids.contains(&result["ruleId"].as_str().unwrap()));
-        assert!(result["message"]["text"].as_str().unwrap().contains(finding["message"].as_str().unwrap()));
+        assert!(result["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(finding["message"].as_str().unwrap()));
         let location = &result["locations"][0]["physicalLocation"];
-        assert_eq!(location["artifactLocation"]["uri"], "tests/fixtures/preflight/roles.yaml");
+        assert_eq!(
+            location["artifactLocation"]["uri"],
+            "tests/fixtures/preflight/roles.yaml"
+        );
         assert_eq!(location["region"]["startLine"], finding["line"]);
     }
 }
@@ -179,15 +192,19 @@ fn settings_come_from_the_environment_and_flags_override_them() {
     assert!(env_ids.contains(&"WrongPrefix".to_string()), "{env_ids:?}");
     // A flag overrides the variable: with prefix CrossAccount-, WrongPrefix is fine.
     let overridden = corebound(
-        &["check", &path, "--format", "json", "--required-role-prefix", "CrossAccount-"],
+        &[
+            "check",
+            &path,
+            "--format",
+            "json",
+            "--required-role-prefix",
+            "CrossAccount-",
+        ],
         &[("REQUIRED_ROLE_PREFIX", "LPMA_")],
     );
     assert!(!prefixes(overridden).contains(&"WrongPrefix".to_string()));
     // An invalid setting is an error (exit 2) naming the variable.
-    let bad = corebound(
-        &["check", &path],
-        &[("KMS_KEY_ARN", "alias/aws/sns")],
-    );
+    let bad = corebound(&["check", &path], &[("KMS_KEY_ARN", "alias/aws/sns")]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("KMS_KEY_ARN"));
 }
@@ -200,12 +217,21 @@ fn unreadable_templates_exit_2_and_the_others_are_still_reported() {
     std::fs::write(&broken, "Resources: [unclosed\n").unwrap();
     let clean = format!("{FIXTURES}/clean.yaml");
     let output = corebound(
-        &["check", &clean, broken.to_str().unwrap(), "--format", "json"],
+        &[
+            "check",
+            &clean,
+            broken.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
         &[],
     );
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("broken.yaml") && stderr.contains("not a JSON or YAML template"), "{stderr}");
+    assert!(
+        stderr.contains("broken.yaml") && stderr.contains("not a JSON or YAML template"),
+        "{stderr}"
+    );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["templates"], serde_json::json!([clean]));
     let missing = corebound(&["check", "does-not-exist.yaml"], &[]);

@@ -103,7 +103,8 @@ fn check_file(
     tags: &[(String, String)],
 ) -> Result<Vec<Finding>, CliError> {
     let text = std::fs::read_to_string(path)?;
-    let mut template = Template::parse(&text).map_err(|error| CliError::Other(error.to_string()))?;
+    let mut template =
+        Template::parse(&text).map_err(|error| CliError::Other(error.to_string()))?;
     for (key, value) in parameters {
         // A parameter meant for another of the templates given is not an error here.
         let _ = template.set_parameter(key, value);
@@ -184,7 +185,9 @@ mod tests {
         );
         assert!(pairs(&["novalue".to_string()], "--tag").is_err());
         let bad = Cli::parse_from(["check", "t.yaml", "--kms-key-arn", "alias/x"]);
-        assert!(matches!(settings_err(&bad.args), CliError::Settings(text) if text.contains("KMS_KEY_ARN")));
+        assert!(
+            matches!(settings_err(&bad.args), CliError::Settings(text) if text.contains("KMS_KEY_ARN"))
+        );
     }
 
     fn settings_err(args: &Args) -> CliError {

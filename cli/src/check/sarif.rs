@@ -92,15 +92,24 @@ mod tests {
         assert_eq!(document["version"], "2.1.0");
         let run = &document["runs"][0];
         assert_eq!(run["tool"]["driver"]["name"], "corebound");
-        assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), RULES.len());
+        assert_eq!(
+            run["tool"]["driver"]["rules"].as_array().unwrap().len(),
+            RULES.len()
+        );
         let result = &run["results"][0];
         assert_eq!(result["ruleId"], "customer-managed-key");
         assert_eq!(result["level"], "error");
-        assert!(result["message"]["text"].as_str().unwrap().contains("Fix: set it"));
+        assert!(result["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Fix: set it"));
         let location = &result["locations"][0]["physicalLocation"];
         assert_eq!(location["artifactLocation"]["uri"], "dir/t.yaml");
         assert_eq!(location["region"]["startLine"], 1);
         let index = result["ruleIndex"].as_u64().unwrap() as usize;
-        assert_eq!(run["tool"]["driver"]["rules"][index]["id"], "customer-managed-key");
+        assert_eq!(
+            run["tool"]["driver"]["rules"][index]["id"],
+            "customer-managed-key"
+        );
     }
 }

@@ -49,15 +49,21 @@ pub(crate) fn check(subject: &Subject<'_>, _settings: &PreflightSettings) -> Vec
             findings
         }
         MEMORY_GRANT_TYPE => {
-            let mut findings = exact(subject, "MemoryArn", |text| MemoryArn::parse(text).map(|_| ()));
-            findings.extend(exact(subject, "RoleName", |text| RoleRef::parse(text).map(|_| ())));
+            let mut findings = exact(subject, "MemoryArn", |text| {
+                MemoryArn::parse(text).map(|_| ())
+            });
+            findings.extend(exact(subject, "RoleName", |text| {
+                RoleRef::parse(text).map(|_| ())
+            }));
             findings
         }
         INVOKE_GRANT_TYPE => {
             let mut findings = exact(subject, "RuntimeArn", |text| {
                 RuntimeArn::parse(text).map(|_| ())
             });
-            findings.extend(exact(subject, "RoleName", |text| RoleRef::parse(text).map(|_| ())));
+            findings.extend(exact(subject, "RoleName", |text| {
+                RoleRef::parse(text).map(|_| ())
+            }));
             findings
         }
         "AWS::BedrockAgentCore::Runtime" => check_runtime(subject),
@@ -82,7 +88,9 @@ fn literal_wildcard(value: &Value) -> bool {
                 let mut rest = text;
                 while let Some(start) = rest.find("${") {
                     outside.push_str(&rest[..start]);
-                    rest = rest[start..].find('}').map_or("", |end| &rest[start + end + 1..]);
+                    rest = rest[start..]
+                        .find('}')
+                        .map_or("", |end| &rest[start + end + 1..]);
                 }
                 outside.push_str(rest);
                 outside.contains(['*', '?'])
@@ -106,7 +114,9 @@ fn exact(
     let Some(value) = subject.property(property) else {
         return Vec::new(); // The function itself answers a missing required property.
     };
-    judge_exact(subject, property, value, &parse).into_iter().collect()
+    judge_exact(subject, property, value, &parse)
+        .into_iter()
+        .collect()
 }
 
 fn exact_list(
@@ -122,7 +132,9 @@ fn exact_list(
             .iter()
             .filter_map(|item| judge_exact(subject, property, item, &parse))
             .collect(),
-        _ => judge_exact(subject, property, value, &parse).into_iter().collect(),
+        _ => judge_exact(subject, property, value, &parse)
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -179,7 +191,10 @@ fn check_resource_policy(subject: &Subject<'_>) -> Vec<Finding> {
         }
     }
     let fix = "name exact principals (account root or role ARNs) and the exact resource ARN in every statement; never \"*\"";
-    let policy = match subject.property("Policy").map(|value| subject.template.resolve(value)) {
+    let policy = match subject
+        .property("Policy")
+        .map(|value| subject.template.resolve(value))
+    {
         None => return findings,
         Some(Resolved::Known(Value::String(text))) => match serde_json::from_str::<Value>(&text) {
             Ok(policy) => policy,
@@ -221,7 +236,9 @@ fn check_resource_policy(subject: &Subject<'_>) -> Vec<Finding> {
                 "resource-policy-exact",
                 Some("Policy"),
                 Certainty::Violation,
-                format!("{label} uses NotPrincipal or NotResource: everything but a list is not exact"),
+                format!(
+                    "{label} uses NotPrincipal or NotResource: everything but a list is not exact"
+                ),
                 fix,
             ));
         }
@@ -330,7 +347,10 @@ fn check_evaluation_trust(subject: &Subject<'_>) -> Vec<Finding> {
             continue;
         }
         let services = strings(statement.get("Principal").and_then(|p| p.get("Service")));
-        if !services.iter().any(|service| service == AGENTCORE_PRINCIPAL) {
+        if !services
+            .iter()
+            .any(|service| service == AGENTCORE_PRINCIPAL)
+        {
             continue;
         }
         // Condition key (lower case) → values.
@@ -349,9 +369,10 @@ fn check_evaluation_trust(subject: &Subject<'_>) -> Vec<Finding> {
             .filter(|(key, _)| key == "aws:sourcearn")
             .flat_map(|(_, values)| values)
             .collect();
-        let evaluation = source_arns.iter().any(|arn| {
-            arn.contains(":evaluator/") || arn.contains(":online-evaluation-config/")
-        }) || role_name_says_evaluation(subject)
+        let evaluation = source_arns
+            .iter()
+            .any(|arn| arn.contains(":evaluator/") || arn.contains(":online-evaluation-config/"))
+            || role_name_says_evaluation(subject)
             || used_by_evaluations(subject);
         if !evaluation {
             continue;
@@ -438,7 +459,8 @@ mod tests {
     use serde_json::json;
     use std::collections::BTreeMap;
 
-    const RUNTIME: &str = "arn:aws:bedrock-agentcore:eu-west-1:123456789012:runtime/demo_agent-AbCdEf1234";
+    const RUNTIME: &str =
+        "arn:aws:bedrock-agentcore:eu-west-1:123456789012:runtime/demo_agent-AbCdEf1234";
 
     fn rules(resource_type: &str, properties: Value) -> Vec<(String, Certainty)> {
         check_resource(
@@ -461,7 +483,10 @@ mod tests {
                 {"Effect": "Allow", "Principal": principal, "Action": "bedrock-agentcore:InvokeAgentRuntime", "Resource": resource}]}})
         };
         let exact = json!({"AWS": "arn:aws:iam::210987654321:role/LPMA_app_Caller"});
-        assert_eq!(rules(RESOURCE_POLICY_TYPE, policy(exact.clone(), RUNTIME)), []);
+        assert_eq!(
+            rules(RESOURCE_POLICY_TYPE, policy(exact.clone(), RUNTIME)),
+            []
+        );
         assert_eq!(
             rules(RESOURCE_POLICY_TYPE, policy(json!("*"), RUNTIME)),
             [("resource-policy-exact".into(), Certainty::Violation)]
@@ -471,7 +496,10 @@ mod tests {
             1
         );
         let wildcard = RUNTIME.replace("demo_agent-AbCdEf1234", "*");
-        assert_eq!(rules(RESOURCE_POLICY_TYPE, policy(exact.clone(), &wildcard)).len(), 1);
+        assert_eq!(
+            rules(RESOURCE_POLICY_TYPE, policy(exact.clone(), &wildcard)).len(),
+            1
+        );
         // A policy sent as a JSON string (hook) is read the same.
         let as_string = json!({"Policy": policy(json!("*"), RUNTIME)["Policy"].to_string()});
         assert_eq!(rules(RESOURCE_POLICY_TYPE, as_string).len(), 1);
@@ -480,15 +508,24 @@ mod tests {
     #[test]
     fn custom_resources_are_validated_with_the_functions_parsers() {
         assert_eq!(
-            rules(RUNTIME_POLICY_TYPE, json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"]})),
+            rules(
+                RUNTIME_POLICY_TYPE,
+                json!({"RuntimeArn": RUNTIME, "Principals": ["210987654321"]})
+            ),
             []
         );
         assert_eq!(
-            rules(RUNTIME_POLICY_TYPE, json!({"RuntimeArn": RUNTIME, "Principals": ["*"]})),
+            rules(
+                RUNTIME_POLICY_TYPE,
+                json!({"RuntimeArn": RUNTIME, "Principals": ["*"]})
+            ),
             [("custom-resource-exact".into(), Certainty::Violation)]
         );
         assert_eq!(
-            rules(MEMORY_GRANT_TYPE, json!({"MemoryArn": "arn:aws:bedrock-agentcore:eu-west-1:123456789012:memory/*", "RoleName": "LPMA_x"})),
+            rules(
+                MEMORY_GRANT_TYPE,
+                json!({"MemoryArn": "arn:aws:bedrock-agentcore:eu-west-1:123456789012:memory/*", "RoleName": "LPMA_x"})
+            ),
             [("custom-resource-exact".into(), Certainty::Violation)]
         );
         let template = Template::parse(
@@ -549,9 +586,18 @@ Resources:
     fn runtimes_must_not_set_the_org_only_s3_endpoint() {
         let runtime = |config: Value| json!({"NetworkConfiguration": {"NetworkMode": "VPC", "NetworkModeConfig": config}});
         assert_eq!(
-            rules("AWS::BedrockAgentCore::Runtime", runtime(json!({"Subnets": ["subnet-1"], "RequireServiceS3Endpoint": false}))),
+            rules(
+                "AWS::BedrockAgentCore::Runtime",
+                runtime(json!({"Subnets": ["subnet-1"], "RequireServiceS3Endpoint": false}))
+            ),
             [("org-only-setting".into(), Certainty::Violation)]
         );
-        assert_eq!(rules("AWS::BedrockAgentCore::Runtime", runtime(json!({"Subnets": ["subnet-1"]}))), []);
+        assert_eq!(
+            rules(
+                "AWS::BedrockAgentCore::Runtime",
+                runtime(json!({"Subnets": ["subnet-1"]}))
+            ),
+            []
+        );
     }
 }

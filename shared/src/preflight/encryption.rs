@@ -74,13 +74,17 @@ const AGENTCORE: Service = Service {
 };
 
 /// Where each encrypted resource type names its key.
-const ENCRYPTED: [(&str, &str, &Service); 8] = [
+static ENCRYPTED: [(&str, &str, &Service); 8] = [
     ("AWS::SNS::Topic", "KmsMasterKeyId", &SNS),
     ("AWS::SQS::Queue", "KmsMasterKeyId", &SQS),
     ("AWS::Logs::LogGroup", "KmsKeyId", &LOGS),
     ("AWS::S3::Bucket", "BucketEncryption", &S3),
     ("AWS::SecretsManager::Secret", "KmsKeyId", &SECRETS),
-    ("AWS::BedrockAgentCore::Memory", "EncryptionKeyArn", &AGENTCORE),
+    (
+        "AWS::BedrockAgentCore::Memory",
+        "EncryptionKeyArn",
+        &AGENTCORE,
+    ),
     ("AWS::BedrockAgentCore::Gateway", "KmsKeyArn", &AGENTCORE),
     ("AWS::BedrockAgentCore::Evaluator", "KmsKeyArn", &AGENTCORE),
 ];
@@ -351,7 +355,10 @@ fn services_using(subject: &Subject<'_>, key: &str) -> Vec<(&'static Service, St
             stack_tags: subject.stack_tags,
         };
         let reference = if resource.resource_type == "AWS::S3::Bucket" {
-            bucket_key(&user).ok().flatten().map(|(_, resolved)| resolved)
+            bucket_key(&user)
+                .ok()
+                .flatten()
+                .map(|(_, resolved)| resolved)
         } else {
             user.resolved(property)
         };
@@ -520,7 +527,10 @@ fn key_policy_statements(subject: &Subject<'_>) -> Result<Vec<Statement>, String
             .get("Sid")
             .and_then(Value::as_str)
             .map_or_else(|| format!("statement {}", index + 1), str::to_string);
-        let principals = match statement.get("Principal").map(|value| template.resolve(value)) {
+        let principals = match statement
+            .get("Principal")
+            .map(|value| template.resolve(value))
+        {
             Some(Resolved::Known(Value::Object(kinds))) => {
                 kinds.get("Service").map(strings).unwrap_or_default()
             }
@@ -535,7 +545,9 @@ fn key_policy_statements(subject: &Subject<'_>) -> Result<Vec<Statement>, String
         });
         let mut condition_keys = Vec::new();
         let mut via_services = Vec::new();
-        if let Some(Value::Object(operators)) = statement.get("Condition").map(|c| known(c)).transpose()? {
+        if let Some(Value::Object(operators)) =
+            statement.get("Condition").map(&known).transpose()?
+        {
             for entries in operators.values() {
                 if let Resolved::Known(Value::Object(entries)) = template.resolve(entries) {
                     for (key, values) in entries {
@@ -576,7 +588,11 @@ mod tests {
 
     const CMK: &str = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab";
 
-    fn hook(resource_type: &str, properties: Value, settings: &PreflightSettings) -> Vec<(String, Certainty)> {
+    fn hook(
+        resource_type: &str,
+        properties: Value,
+        settings: &PreflightSettings,
+    ) -> Vec<(String, Certainty)> {
         check_resource("R", resource_type, &properties, &BTreeMap::new(), settings)
             .into_iter()
             .filter(|finding| finding.pattern == "4/8")
@@ -594,10 +610,18 @@ mod tests {
             let none = hook(resource_type, json!({}), &open);
             assert_eq!(none.len(), 1, "{resource_type}");
             assert_eq!(none[0].1, Certainty::Violation);
-            let managed = hook(resource_type, json!({property: "alias/aws/sns"}), &open);
-            assert!(managed[0].0.contains("AWS-managed"), "{resource_type}: {managed:?}");
-            assert_eq!(hook(resource_type, json!({property: CMK}), &open), []);
-            assert_eq!(hook(resource_type, json!({property: "alias/project"}), &open), []);
+            let with = |key: &str| {
+                let mut properties = serde_json::Map::new();
+                properties.insert(property.to_string(), json!(key));
+                Value::Object(properties)
+            };
+            let managed = hook(resource_type, with("alias/aws/sns"), &open);
+            assert!(
+                managed[0].0.contains("AWS-managed"),
+                "{resource_type}: {managed:?}"
+            );
+            assert_eq!(hook(resource_type, with(CMK), &open), []);
+            assert_eq!(hook(resource_type, with("alias/project"), &open), []);
         }
     }
 
@@ -608,14 +632,34 @@ mod tests {
             ..PreflightSettings::default()
         };
         let other = "arn:aws:kms:eu-west-1:123456789012:key/other";
-        assert_eq!(hook("AWS::SNS::Topic", json!({"KmsMasterKeyId": CMK}), &settings), []);
-        assert_eq!(hook("AWS::SNS::Topic", json!({"KmsMasterKeyId": "1234abcd-12ab"}), &settings), []);
         assert_eq!(
-            hook("AWS::SNS::Topic", json!({"KmsMasterKeyId": other}), &settings)[0].1,
+            hook("AWS::SNS::Topic", json!({"KmsMasterKeyId": CMK}), &settings),
+            []
+        );
+        assert_eq!(
+            hook(
+                "AWS::SNS::Topic",
+                json!({"KmsMasterKeyId": "1234abcd-12ab"}),
+                &settings
+            ),
+            []
+        );
+        assert_eq!(
+            hook(
+                "AWS::SNS::Topic",
+                json!({"KmsMasterKeyId": other}),
+                &settings
+            )[0]
+            .1,
             Certainty::Violation
         );
         assert_eq!(
-            hook("AWS::SNS::Topic", json!({"KmsMasterKeyId": "alias/project"}), &settings)[0].1,
+            hook(
+                "AWS::SNS::Topic",
+                json!({"KmsMasterKeyId": "alias/project"}),
+                &settings
+            )[0]
+            .1,
             Certainty::CannotTell
         );
     }
@@ -623,13 +667,30 @@ mod tests {
     #[test]
     fn buckets_need_aws_kms_with_a_key() {
         let open = PreflightSettings::default();
-        let bucket = |default: Value| {
-            json!({"BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": default}]}})
-        };
+        let bucket = |default: Value| json!({"BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": default}]}});
         assert_eq!(hook("AWS::S3::Bucket", json!({}), &open).len(), 1);
-        assert!(hook("AWS::S3::Bucket", bucket(json!({"SSEAlgorithm": "AES256"})), &open)[0].0.contains("AES256"));
-        assert!(hook("AWS::S3::Bucket", bucket(json!({"SSEAlgorithm": "aws:kms"})), &open)[0].0.contains("aws/s3"));
-        assert_eq!(hook("AWS::S3::Bucket", bucket(json!({"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": CMK})), &open), []);
+        assert!(hook(
+            "AWS::S3::Bucket",
+            bucket(json!({"SSEAlgorithm": "AES256"})),
+            &open
+        )[0]
+        .0
+        .contains("AES256"));
+        assert!(hook(
+            "AWS::S3::Bucket",
+            bucket(json!({"SSEAlgorithm": "aws:kms"})),
+            &open
+        )[0]
+        .0
+        .contains("aws/s3"));
+        assert_eq!(
+            hook(
+                "AWS::S3::Bucket",
+                bucket(json!({"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": CMK})),
+                &open
+            ),
+            []
+        );
     }
 
     const KEYED: &str = "\
@@ -686,13 +747,26 @@ Resources:
             .map(|finding| (finding.logical_id, finding.message, finding.line))
             .collect();
         assert_eq!(findings.len(), 2, "{findings:#?}");
-        assert!(findings[0].1.contains("CloudWatch Logs (Logs) is not scoped"), "{}", findings[0].1);
+        assert!(
+            findings[0]
+                .1
+                .contains("CloudWatch Logs (Logs) is not scoped"),
+            "{}",
+            findings[0].1
+        );
         assert_eq!(findings[0].2, Some(10));
-        assert!(findings[1].1.contains("lets SQS use this key, which Queue"), "{}", findings[1].1);
+        assert!(
+            findings[1].1.contains("lets SQS use this key, which Queue"),
+            "{}",
+            findings[1].1
+        );
         // With a shared key supplied, the template's key is not created and the topic uses it.
         let mut shared = Template::parse(KEYED).unwrap();
         shared.set_parameter("Shared", CMK).unwrap();
         let findings = check_template(&shared, &PreflightSettings::default());
-        assert!(findings.iter().all(|finding| finding.logical_id != "Key"), "{findings:#?}");
+        assert!(
+            findings.iter().all(|finding| finding.logical_id != "Key"),
+            "{findings:#?}"
+        );
     }
 }

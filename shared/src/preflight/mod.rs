@@ -90,7 +90,8 @@ pub const RULES: [Rule; 12] = [
     Rule {
         id: "key-policy-service",
         pattern: "4/8",
-        summary: "A key defined here lets each service using it, scoped to this account and resource",
+        summary:
+            "A key defined here lets each service using it, scoped to this account and resource",
     },
     Rule {
         id: "mandatory-tags",
@@ -110,7 +111,8 @@ pub const RULES: [Rule; 12] = [
     Rule {
         id: "evaluation-trust",
         pattern: "7",
-        summary: "Roles trusted by bedrock-agentcore for Evaluations carry the three scoping conditions",
+        summary:
+            "Roles trusted by bedrock-agentcore for Evaluations carry the three scoping conditions",
     },
     Rule {
         id: "org-only-setting",
@@ -174,7 +176,10 @@ impl Subject<'_> {
     /// A property value, resolved as far as the template tells; `None` when absent.
     /// Hook properties arrive already resolved; a number or boolean may come as a string.
     pub fn resolved(&self, name: &str) -> Option<Resolved> {
-        match self.property(name).map(|value| self.template.resolve(value)) {
+        match self
+            .property(name)
+            .map(|value| self.template.resolve(value))
+        {
             None | Some(Resolved::NoValue) => None,
             Some(Resolved::Known(Value::Null)) => None,
             other => other,
@@ -230,9 +235,14 @@ pub fn check_template(template: &Template, settings: &PreflightSettings) -> Vec<
                 .as_deref()
                 .map(|property| property.split('.').collect())
                 .unwrap_or_default();
-            finding.line = template
-                .property_line(&resource.logical_id, &path)
-                .or(resource.line);
+            // A finding about the whole resource points at its logical id.
+            finding.line = if path.is_empty() {
+                resource.line
+            } else {
+                template
+                    .property_line(&resource.logical_id, &path)
+                    .or(resource.line)
+            };
             findings.push(finding);
         }
     }
@@ -267,16 +277,6 @@ fn check_subject(subject: &Subject<'_>, settings: &PreflightSettings) -> Vec<Fin
     findings.extend(tags::check(subject, settings));
     findings.extend(agentcore::check(subject, settings));
     findings
-}
-
-/// Property values as the hook may send them: `"true"`/`"false"` strings count as booleans.
-pub(crate) fn as_bool(value: &Value) -> Option<bool> {
-    match value {
-        Value::Bool(flag) => Some(*flag),
-        Value::String(text) if text.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(text) if text.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

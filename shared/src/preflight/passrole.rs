@@ -126,7 +126,9 @@ Resources:
             [
                 RuntimeToCreate {
                     logical_id: "Agent".into(),
-                    role_arn: Some("arn:aws:iam::123456789012:role/LPMA_app_AgentCoreRuntime".into())
+                    role_arn: Some(
+                        "arn:aws:iam::123456789012:role/LPMA_app_AgentCoreRuntime".into()
+                    )
                 },
                 RuntimeToCreate {
                     logical_id: "Local".into(),
@@ -139,11 +141,21 @@ Resources:
     #[test]
     fn the_answer_becomes_a_finding_pointing_to_the_bootstrap() {
         assert_eq!(judge("Agent", "ci", &PassRoleAnswer::Allowed), None);
-        let denied = judge("Agent", "arn:aws:iam::123456789012:role/LPMA_ci", &PassRoleAnswer::Denied("implicitDeny by the permissions boundary".into())).unwrap();
+        let denied = judge(
+            "Agent",
+            "arn:aws:iam::123456789012:role/LPMA_ci",
+            &PassRoleAnswer::Denied("implicitDeny by the permissions boundary".into()),
+        )
+        .unwrap();
         assert_eq!(denied.certainty, Certainty::Violation);
         assert_eq!(denied.pattern, "2");
         assert!(denied.fix.contains("docs/bootstrap.md"));
-        let unknown = judge("Agent", "ci", &PassRoleAnswer::Unknown("simulator unavailable".into())).unwrap();
+        let unknown = judge(
+            "Agent",
+            "ci",
+            &PassRoleAnswer::Unknown("simulator unavailable".into()),
+        )
+        .unwrap();
         assert_eq!(unknown.certainty, Certainty::CannotTell);
     }
 }

@@ -34,7 +34,10 @@ impl Default for PreflightSettings {
     fn default() -> Self {
         Self {
             required_role_prefix: None,
-            required_tags: MANDATORY_TAG_KEYS.iter().map(|key| key.to_string()).collect(),
+            required_tags: MANDATORY_TAG_KEYS
+                .iter()
+                .map(|key| key.to_string())
+                .collect(),
             kms_key_arn: None,
             permissions_boundary_arn: None,
         }
@@ -77,7 +80,10 @@ impl PreflightSettings {
     }
 
     pub fn set_required_tags(&mut self, value: Option<String>) -> Result<(), SettingsError> {
-        let mut keys: Vec<String> = MANDATORY_TAG_KEYS.iter().map(|key| key.to_string()).collect();
+        let mut keys: Vec<String> = MANDATORY_TAG_KEYS
+            .iter()
+            .map(|key| key.to_string())
+            .collect();
         if let Some(text) = &value {
             let extra: Vec<String> = if text.trim_start().starts_with('{') {
                 let object: serde_json::Map<String, serde_json::Value> =
@@ -219,7 +225,10 @@ mod tests {
             ("REQUIRED_TAGS", "{not json"),
             ("REQUIRED_TAGS", "aws:cloudformation:x"),
             ("KMS_KEY_ARN", "alias/project"),
-            ("PERMISSIONS_BOUNDARY_ARN", "arn:aws:iam::123456789012:role/x"),
+            (
+                "PERMISSIONS_BOUNDARY_ARN",
+                "arn:aws:iam::123456789012:role/x",
+            ),
         ] {
             let error = from(&[(variable, value)]).unwrap_err();
             assert_eq!(error.variable, variable);

@@ -21,7 +21,7 @@ pub enum TagShape {
 }
 
 /// Taggable types the rules know, with their `Tags` shape (cfn-lint 1.51 resource spec).
-pub const TAGGABLE: [(&str, TagShape); 22] = [
+pub static TAGGABLE: [(&str, TagShape); 22] = [
     ("AWS::SNS::Topic", TagShape::List),
     ("AWS::SQS::Queue", TagShape::List),
     ("AWS::Logs::LogGroup", TagShape::List),
@@ -40,8 +40,14 @@ pub const TAGGABLE: [(&str, TagShape); 22] = [
     ("AWS::BedrockAgentCore::Memory", TagShape::Map),
     ("AWS::BedrockAgentCore::Gateway", TagShape::Map),
     ("AWS::BedrockAgentCore::Evaluator", TagShape::List),
-    ("AWS::BedrockAgentCore::OnlineEvaluationConfig", TagShape::List),
-    ("AWS::BedrockAgentCore::CodeInterpreterCustom", TagShape::Map),
+    (
+        "AWS::BedrockAgentCore::OnlineEvaluationConfig",
+        TagShape::List,
+    ),
+    (
+        "AWS::BedrockAgentCore::CodeInterpreterCustom",
+        TagShape::Map,
+    ),
     ("AWS::BedrockAgentCore::BrowserCustom", TagShape::Map),
     ("AWS::Serverless::Function", TagShape::Map),
 ];
@@ -139,7 +145,11 @@ fn cannot_tell(subject: &Subject<'_>, reason: &str, settings: &PreflightSettings
         Some("Tags"),
         Certainty::CannotTell,
         format!("Tags is {reason}; cannot tell whether the mandatory tags are set"),
-        format!("write Tags as a literal {} of {}", "list or map", wanted.join(", ")),
+        format!(
+            "write Tags as a literal {} of {}",
+            "list or map",
+            wanted.join(", ")
+        ),
     )
 }
 
@@ -218,11 +228,17 @@ mod tests {
     use serde_json::json;
 
     fn five(except: &str) -> Vec<Value> {
-        ["ApplicationId", "Environment", "Project", "ServiceLine", "ManagedBy"]
-            .iter()
-            .filter(|key| **key != except)
-            .map(|key| json!({"Key": key, "Value": "v"}))
-            .collect()
+        [
+            "ApplicationId",
+            "Environment",
+            "Project",
+            "ServiceLine",
+            "ManagedBy",
+        ]
+        .iter()
+        .filter(|key| **key != except)
+        .map(|key| json!({"Key": key, "Value": "v"}))
+        .collect()
     }
 
     fn tag_findings(findings: Vec<Finding>) -> Vec<String> {
@@ -238,20 +254,42 @@ mod tests {
         let settings = PreflightSettings::default();
         let none = BTreeMap::new();
         let check = |properties: Value, stack: &BTreeMap<String, String>| {
-            tag_findings(check_resource("Q", "AWS::SQS::Queue", &properties, stack, &settings))
+            tag_findings(check_resource(
+                "Q",
+                "AWS::SQS::Queue",
+                &properties,
+                stack,
+                &settings,
+            ))
         };
-        assert_eq!(check(json!({"Tags": five("")}), &none), Vec::<String>::new());
+        assert_eq!(
+            check(json!({"Tags": five("")}), &none),
+            Vec::<String>::new()
+        );
         assert_eq!(
             check(json!({"Tags": five("Project")}), &none),
             ["missing tags Project (neither on the resource nor on the stack)"]
         );
         let stack = BTreeMap::from([("Project".to_string(), "p".to_string())]);
-        assert_eq!(check(json!({"Tags": five("Project")}), &stack), Vec::<String>::new());
+        assert_eq!(
+            check(json!({"Tags": five("Project")}), &stack),
+            Vec::<String>::new()
+        );
         let mut empty = five("Project");
         empty.push(json!({"Key": "Project", "Value": ""}));
-        assert_eq!(check(json!({"Tags": empty}), &none), ["empty values for tags Project"]);
+        assert_eq!(
+            check(json!({"Tags": empty}), &none),
+            ["empty values for tags Project"]
+        );
         // Untaggable types have no tag rule.
-        assert!(tag_findings(check_resource("P", "AWS::SQS::QueuePolicy", &json!({}), &none, &settings)).is_empty());
+        assert!(tag_findings(check_resource(
+            "P",
+            "AWS::SQS::QueuePolicy",
+            &json!({}),
+            &none,
+            &settings
+        ))
+        .is_empty());
     }
 
     #[test]

@@ -281,7 +281,10 @@ Resources:
             [("Zeta", Some(13)), ("Key", Some(17)), ("Alpha", Some(19))]
         );
         assert!(template.is_sam());
-        assert_eq!(template.property_line("Zeta", &["KmsMasterKeyId"]), Some(16));
+        assert_eq!(
+            template.property_line("Zeta", &["KmsMasterKeyId"]),
+            Some(16)
+        );
         assert_eq!(template.property_line("Key", &["KeyPolicy"]), Some(17));
         assert_eq!(
             template.global("Function", "PermissionsBoundary"),
@@ -296,7 +299,9 @@ Resources:
         assert!(template.set_parameter("Nope", "x").is_err());
         let key = json!({"Ref": "KeyArn"});
         assert!(matches!(template.resolve(&key), Resolved::Unknown(_)));
-        template.set_parameter("KeyArn", "arn:aws:kms:eu-west-1:123456789012:key/k").unwrap();
+        template
+            .set_parameter("KeyArn", "arn:aws:kms:eu-west-1:123456789012:key/k")
+            .unwrap();
         assert_eq!(
             template.resolve(&key),
             Resolved::Known(json!("arn:aws:kms:eu-west-1:123456789012:key/k"))

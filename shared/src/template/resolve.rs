@@ -145,7 +145,9 @@ fn piece(resolved: Resolved) -> Result<Piece, Resolved> {
             "a name or ARN of resource {logical_id}, known only after it is created"
         ))),
         other @ Resolved::Unknown(_) => Err(other),
-        _ => Err(Resolved::Unknown("a value that is not a string".to_string())),
+        _ => Err(Resolved::Unknown(
+            "a value that is not a string".to_string(),
+        )),
     }
 }
 
@@ -336,7 +338,10 @@ Resources:
                     attribute: Some("Arn".into()),
                 },
             ),
-            (json!({"Fn::Sub": "${Prefix}${App}_Role"}), known("LPMA_demo_Role")),
+            (
+                json!({"Fn::Sub": "${Prefix}${App}_Role"}),
+                known("LPMA_demo_Role"),
+            ),
             (
                 json!({"Fn::Sub": ["${P}x-${!Literal}", {"P": {"Ref": "App"}}]}),
                 known("demox-${Literal}"),

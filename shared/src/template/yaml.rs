@@ -113,7 +113,10 @@ impl<'input, I: Iterator<Item = (Event<'input>, Span)>> Builder<'input, I> {
                     let child = format!("{pointer}/{}", escape(&key));
                     self.lines.insert(child.clone(), key_span.start.line());
                     let value = self.next_node(&child)?.ok_or_else(|| {
-                        format!("line {}: mapping key without a value", key_span.start.line())
+                        format!(
+                            "line {}: mapping key without a value",
+                            key_span.start.line()
+                        )
                     })?;
                     if key == "<<" {
                         // YAML merge key: the anchored mapping's entries, never overriding.
@@ -134,12 +137,7 @@ impl<'input, I: Iterator<Item = (Event<'input>, Span)>> Builder<'input, I> {
                 })?;
                 return Ok(value);
             }
-            _ => {
-                return Err(format!(
-                    "line {}: unexpected YAML event",
-                    span.start.line()
-                ))
-            }
+            _ => return Err(format!("line {}: unexpected YAML event", span.start.line())),
         };
         let value = match tag {
             Some(tag) => intrinsic(&tag, value),
