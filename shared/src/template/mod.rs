@@ -44,12 +44,20 @@ pub struct Resource {
     pub condition: Option<String>,
 }
 
+/// A declared parameter.
+#[derive(Debug, Clone, Default)]
+struct Parameter {
+    /// `CommaDelimitedList` or `List<...>`: a `Ref` to it is a list.
+    list: bool,
+    value: Option<Value>,
+}
+
 /// A parsed template plus what the deployment supplies (parameter values, stack tags).
 #[derive(Debug, Clone, Default)]
 pub struct Template {
     resources: Vec<Resource>,
     /// Parameter name → its `Default` (or the `--parameter` override), when known.
-    parameters: BTreeMap<String, Option<Value>>,
+    parameters: BTreeMap<String, Parameter>,
     /// SAM `Globals`, `Null` when absent.
     globals: Value,
     transforms: Vec<String>,
@@ -129,7 +137,16 @@ impl Template {
         let parameters = match root.get("Parameters") {
             Some(Value::Object(parameters)) => parameters
                 .iter()
-                .map(|(name, body)| (name.clone(), body.get("Default").cloned()))
+                .map(|(name, body)| {
+                    let list = body
+                        .get("Type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|kind| {
+                            kind == "CommaDelimitedList" || kind.starts_with("List<")
+                        });
+                    let value = body.get("Default").cloned();
+                    (name.clone(), Parameter { list, value })
+                })
                 .collect(),
             _ => BTreeMap::new(),
         };
@@ -161,7 +178,7 @@ impl Template {
     pub fn set_parameter(&mut self, name: &str, value: &str) -> Result<(), String> {
         match self.parameters.get_mut(name) {
             Some(slot) => {
-                *slot = Some(Value::String(value.to_string()));
+                slot.value = Some(Value::String(value.to_string()));
                 Ok(())
             }
             None => Err(format!(
@@ -233,8 +250,11 @@ impl Template {
         }
     }
 
-    pub(crate) fn parameter_value(&self, name: &str) -> Option<Option<&Value>> {
-        self.parameters.get(name).map(Option::as_ref)
+    /// `None`: not declared; `Some((is_list, value))`.
+    pub(crate) fn parameter_value(&self, name: &str) -> Option<(bool, Option<&Value>)> {
+        self.parameters
+            .get(name)
+            .map(|parameter| (parameter.list, parameter.value.as_ref()))
     }
 }
 

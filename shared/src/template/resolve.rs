@@ -2,7 +2,7 @@
 //!
 //! Resolved: literals; `Ref` to a parameter with a `Default` or a supplied value; `Ref` /
 //! `Fn::GetAtt` to a resource of this template (the rule then looks at that resource);
-//! `Fn::Sub` and `Fn::Join` over what is known; `Fn::If` when its condition can be evaluated
+//! `Fn::Sub`, `Fn::Join`, `Fn::Split` and `Fn::Select` over what is known; `Fn::If` when its condition can be evaluated
 //! from known parameters. Pseudo parameters (`AWS::AccountId`, `AWS::Region`...) are known
 //! only to exist: a `Fn::Sub` with them is [`Resolved::Partial`], a pattern in which each
 //! unknown part is `*` (`LPMA_*-Remediator` still starts with the prefix). Anything else
@@ -95,6 +95,51 @@ pub(super) fn resolve(template: &Template, value: &Value) -> Resolved {
                 )),
             }
         }
+        "Fn::Split" => {
+            let parts = argument.as_array().map(Vec::as_slice).unwrap_or_default();
+            let [Value::String(delimiter), source] = parts else {
+                return Resolved::Unknown("a malformed Fn::Split".to_string());
+            };
+            match resolve(template, source) {
+                Resolved::Known(Value::String(text)) if !delimiter.is_empty() => {
+                    Resolved::Known(Value::Array(
+                        text.split(delimiter.as_str())
+                            .map(|part| Value::String(part.to_string()))
+                            .collect(),
+                    ))
+                }
+                Resolved::Unknown(reason) => Resolved::Unknown(reason),
+                _ => {
+                    Resolved::Unknown("a Fn::Split of a value known only at deployment".to_string())
+                }
+            }
+        }
+        "Fn::Select" => {
+            let parts = argument.as_array().map(Vec::as_slice).unwrap_or_default();
+            let [index, list] = parts else {
+                return Resolved::Unknown("a malformed Fn::Select".to_string());
+            };
+            let index = match resolve(template, index) {
+                Resolved::Known(Value::Number(number)) => number.as_u64(),
+                Resolved::Known(Value::String(text)) => text.parse::<u64>().ok(),
+                _ => None,
+            };
+            match (index, resolve(template, list)) {
+                (Some(index), Resolved::Known(Value::Array(items))) => {
+                    match usize::try_from(index)
+                        .ok()
+                        .and_then(|index| items.get(index))
+                    {
+                        Some(item) => resolve(template, item),
+                        None => {
+                            Resolved::Unknown("a Fn::Select past the end of its list".to_string())
+                        }
+                    }
+                }
+                (_, Resolved::Unknown(reason)) => Resolved::Unknown(reason),
+                _ => Resolved::Unknown("a Fn::Select known only at deployment".to_string()),
+            }
+        }
         other if other.starts_with("Fn::") => {
             Resolved::Unknown(format!("{other}, resolved only at deployment"))
         }
@@ -113,12 +158,30 @@ fn resolve_ref(template: &Template, argument: &Value) -> Resolved {
         return Resolved::Partial("*".to_string());
     }
     match template.parameter_value(name) {
-        Some(Some(value)) => Resolved::Known(match value {
-            Value::String(_) => value.clone(),
+        Some((list, Some(value))) => {
             // CloudFormation parameters are strings: a YAML number default is its text.
-            other => Value::String(other.to_string()),
-        }),
-        Some(None) => Resolved::Unknown(format!(
+            let text = match value {
+                Value::String(text) => text.clone(),
+                Value::Array(items) if list => {
+                    return Resolved::Known(Value::Array(items.clone()));
+                }
+                other => other.to_string(),
+            };
+            if list {
+                // A list parameter is a comma-separated string; an empty one is an empty list.
+                let items = if text.is_empty() {
+                    Vec::new()
+                } else {
+                    text.split(',')
+                        .map(|item| Value::String(item.trim().to_string()))
+                        .collect()
+                };
+                Resolved::Known(Value::Array(items))
+            } else {
+                Resolved::Known(Value::String(text))
+            }
+        }
+        Some((_, None)) => Resolved::Unknown(format!(
             "parameter {name}, which has no Default (supply it with --parameter {name}=VALUE)"
         )),
         None if template.resource(name).is_some() => Resolved::Resource {
@@ -303,6 +366,8 @@ Parameters:
   Env: {Type: String, Default: prod}
   Open: {Type: String}
   Count: {Type: Number, Default: 3}
+  Subnets: {Type: CommaDelimitedList, Default: 'subnet-1, subnet-2'}
+  NoSubnets: {Type: 'List<AWS::EC2::Subnet::Id>', Default: ''}
 Conditions:
   IsProd: !Equals [!Ref Env, prod]
   NotProd: !Not [!Condition IsProd]
@@ -324,6 +389,12 @@ Resources:
             (json!({"Ref": "Prefix"}), known("LPMA_")),
             (json!({"Ref": "Count"}), known("3")),
             (json!({"Ref": "AWS::NoValue"}), Resolved::NoValue),
+            (
+                json!({"Ref": "Subnets"}),
+                Resolved::Known(json!(["subnet-1", "subnet-2"])),
+            ),
+            (json!({"Ref": "NoSubnets"}), Resolved::Known(json!([]))),
+            (json!({"Fn::Join": ["", {"Ref": "NoSubnets"}]}), known("")),
             (
                 json!({"Ref": "Key"}),
                 Resolved::Resource {
@@ -356,6 +427,14 @@ Resources:
             ),
             (json!({"Fn::If": ["IsProd", "a", "b"]}), known("a")),
             (json!({"Fn::If": ["NotProd", "a", "b"]}), known("b")),
+            (
+                json!({"Fn::Select": [0, {"Fn::Split": [":", {"Fn::Sub": "${Prefix}:x"}]}]}),
+                known("LPMA_"),
+            ),
+            (
+                json!({"Fn::Select": ["1", {"Fn::Split": [",", "a,b"]}]}),
+                known("b"),
+            ),
         ];
         for (value, expected) in cases {
             assert_eq!(template.resolve(&value), expected, "{value}");
@@ -372,6 +451,11 @@ Resources:
             (json!({"Fn::If": ["Unknowable", "a", "b"]}), "Unknowable"),
             (json!({"Fn::Sub": "${Key.Arn}"}), "resource Key"),
             (json!({"Fn::GetAtt": ["Nope", "Arn"]}), "Fn::GetAtt"),
+            (json!({"Fn::Select": [5, ["a"]]}), "past the end"),
+            (
+                json!({"Fn::Split": [",", {"Ref": "Open"}]}),
+                "--parameter Open=",
+            ),
         ];
         for (value, reason) in cases {
             match template.resolve(&value) {
