@@ -49,7 +49,6 @@ PREFLIGHT_FLAGS := --required-role-prefix LPMA_ --permissions-boundary-arn $(PRE
 	--parameter AppName=DemoPreprod --parameter RolePrefix=LPMA_ \
 	--parameter PermissionsBoundaryArn=$(PREFLIGHT_BOUNDARY) \
 	--parameter ScopePatterns=demo-preprod-*,demo_preprod_*,LPMA_DemoPreprod_* \
-	--parameter RuntimeRoleArn=arn:aws:iam::123456789012:role/LPMA_DemoPreprod_AgentCoreRuntime \
 	--parameter InvokerPrincipal=210987654321 \
 	--parameter MemoryKmsKeyArn=$(PREFLIGHT_KEY) \
 	--tag ApplicationId=0b9c6a52-6d0e-4c39-9d8a-7f1f0c3e2a11 --tag Environment=preprod --tag Project=demo \
