@@ -877,3 +877,78 @@ fn published_drift_records_replay_against_the_emulator() {
     assert!(run.decisions()[0].2.starts_with("skipped: no drift"));
     assert_eq!(aws::queue_attributes(emu, &url)["KmsMasterKeyId"], fx.cmk);
 }
+
+#[test]
+fn redacted_keys_are_read_and_a_role_name_is_not_judged_again() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    let legacy = "corebound-demo-legacy-role";
+    let role = aws::create_role(emu, legacy, &required());
+    let gateway_id = "corebound-demo-gateway-k3x9q2w7zt";
+    let seeded = emu.post(
+        "/_corebound/agentcore/gateways",
+        &json!({"name": "corebound-demo-gateway", "id": gateway_id, "authorizerType": "CUSTOM_JWT"}),
+    );
+    let gateway = seeded["gatewayArn"].as_str().unwrap().to_string();
+    must(emu.aws_rest(
+        "bedrock-agentcore",
+        "POST",
+        &format!("/tags/{}", form_encode(&gateway)),
+        Some(&json!({"tags": required_tags()})),
+    ));
+    let mut remediator = fx.start(emu, &[]);
+
+    // CloudTrail may redact tagKeys: the event cannot tell, so the role is read. Its name is
+    // outside REQUIRED_ROLE_PREFIX (reported when it was created): a tag event does not
+    // report it again.
+    must(query(
+        emu,
+        "iam",
+        "UntagRole",
+        &[("RoleName", legacy), ("TagKeys.member.1", "Project")],
+    ));
+    let mut redacted = with(
+        drift("drift-iam-untag-role.json", None),
+        "/detail/requestParameters/roleName",
+        legacy,
+    );
+    redacted["detail"]["requestParameters"]["tagKeys"] = json!("HIDDEN_DUE_TO_SECURITY_REASONS");
+    let run = assert_drift_undone(&mut remediator, &redacted, &role, &["TagRole"], TAG);
+    assert_eq!(findings(&run), Vec::<String>::new());
+    assert_eq!(aws::role_tags(emu, legacy), required_tags());
+
+    // A gateway named by its ARN only: its name (for the scope) comes from GetGateway.
+    must(emu.aws_rest(
+        "bedrock-agentcore",
+        "DELETE",
+        &format!("/tags/{}?tagKeys=ManagedBy", form_encode(&gateway)),
+        None,
+    ));
+    let untag_gateway = with(
+        drift("drift-bedrock-agentcore-untag-resource.json", None),
+        "/detail/requestParameters/resourceArn",
+        &gateway,
+    );
+    let untag_gateway = with(untag_gateway, "/id", "drift-gateway");
+    let run = assert_drift_undone(
+        &mut remediator,
+        &untag_gateway,
+        &gateway,
+        &["TagResource"],
+        TAG,
+    );
+    assert!(run.operations().contains(&"GetGateway".to_string()));
+    assert_eq!(aws::agentcore_tags(emu, &gateway), required_tags());
+
+    // A queue deleted since: recorded as gone, no failure, nobody paged.
+    let run = remediator.run(&drift("drift-sqs-untag-queue.json", None));
+    let summary = run.assert_ok();
+    assert_eq!(summary["failures"], 0, "{summary}");
+    assert_eq!(run.resource_writes(), Vec::<String>::new());
+    assert!(
+        run.decisions()[0].2.starts_with("skipped: gone"),
+        "{:?}",
+        run.decisions()
+    );
+    assert!(fx.alerts(emu).is_empty());
+}

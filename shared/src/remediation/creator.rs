@@ -81,12 +81,14 @@ pub fn deferred_create(event: &CreateEvent) -> Option<ProvisioningTool> {
 
 /// Keeps the part of a plan that the event asks for: a `PutBucketTagging` event judges the
 /// tags only, a `PutBucketEncryption` event the encryption only (the tool may be about to
-/// set the other one itself). Scope and opt-out findings always stay.
+/// set the other one itself); every drift event likewise its own rule ([`super::drift`]).
+/// Scope and opt-out findings always stay.
 pub fn restrict_to_trigger(plan: Plan, trigger: Trigger) -> Plan {
+    // The role-name prefix cannot drift (roles cannot be renamed): judged on creation only.
     let keep = |rule: Rule| match trigger {
         Trigger::Create => true,
-        Trigger::TagsChanged => rule != Rule::CmkEncryption,
-        Trigger::EncryptionChanged => rule != Rule::MandatoryTags,
+        Trigger::TagsChanged => !matches!(rule, Rule::CmkEncryption | Rule::RolePrefix),
+        Trigger::EncryptionChanged => !matches!(rule, Rule::MandatoryTags | Rule::RolePrefix),
     };
     Plan {
         actions: plan
@@ -257,6 +259,10 @@ mod tests {
                     keys: vec!["Project".into()],
                 },
                 Finding::EncryptedWithForeignKey { key: "x".into() },
+                Finding::RoleNameOutsidePrefix {
+                    role_name: "r".into(),
+                    prefix: "LPMA_".into(),
+                },
             ],
             compliant: vec![Rule::Scope],
             exceptions: Vec::new(),
@@ -268,7 +274,7 @@ mod tests {
         assert_eq!(tags_only.compliant, [Rule::Scope]);
         let encryption_only = restrict_to_trigger(plan.clone(), Trigger::EncryptionChanged);
         assert_eq!(encryption_only.actions, plan.actions[1..]);
-        assert_eq!(encryption_only.findings, plan.findings[1..]);
+        assert_eq!(encryption_only.findings, plan.findings[1..2]);
     }
 
     #[test]
