@@ -26,6 +26,16 @@ const OK_1: &str = "pattern 1 ok: iam:CreateRole is allowed inside the prefix (L
 const OK_2: &str = "pattern 2 ok: iam:PassRole of LPMA_Demo_AgentCoreRuntime to bedrock-agentcore.amazonaws.com is allowed: this principal can create AgentCore runtimes";
 const OK_4: &str = "pattern 4 ok: the policy of arn:aws:kms:us-east-1:123456789012:key/0d3c0f4e-8f0a-4b9e-9a51-6f1f9d1c2b3a lets sns, sqs, logs, s3, secretsmanager use the key for the project's resources (demo-*, demo_*), scoped to this account";
 const OK_5: &str = "pattern 5 ok: bedrock-agentcore:PutResourcePolicy is allowed on arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/demo_Probe-0000000000: cross-account callers can be granted by a resource policy (exact ARNs, no wildcards)";
+const REQUIRED_TAGS: &str = r#"{"ApplicationId":"a1b2c3","Environment":"preprod","Project":"demo","ServiceLine":"platform","ManagedBy":"ci"}"#;
+const TAGS: [(&str, &str); 5] = [
+    ("ApplicationId", "a1b2c3"),
+    ("Environment", "preprod"),
+    ("Project", "demo"),
+    ("ServiceLine", "platform"),
+    ("ManagedBy", "ci"),
+];
+const NOT_COUNTED: &str =
+    "note: in-scope resources missing tags or the key were not counted (--no-counts)";
 const OK_6: &str = "pattern 6 ok: iam:PutRolePolicy is allowed on LPMA_Demo_Probe: Memory data-plane grants can be written on prefixed roles";
 
 // ---------------------------------------------------------------------------------------
@@ -107,6 +117,8 @@ struct Scenario {
     key_statements: Vec<Value>,
     /// `PUT /_corebound/iam/simulation` body (mode `evaluate` unless given).
     simulation: Value,
+    /// In-scope resources, made before the doctor runs.
+    seed: fn(&Emulator),
 }
 
 impl Default for Scenario {
@@ -116,6 +128,7 @@ impl Default for Scenario {
             identity: vec![("Deployer", admin_identity())],
             key_statements: key_statements(),
             simulation: json!({"mode": "evaluate"}),
+            seed: |_| {},
         }
     }
 }
@@ -163,6 +176,7 @@ fn arrange(emu: &Emulator, scenario: &Scenario) -> [(String, String); 3] {
         &json!({"id": KEY_ID, "policy": key_policy.to_string()}),
     );
     emu.put("/_corebound/iam/simulation", &scenario.simulation);
+    (scenario.seed)(emu);
     let xml = aws_calls::query(
         emu,
         "sts",
@@ -202,6 +216,7 @@ fn doctor(emu: &Emulator, credentials: &[(String, String)], args: &[&str]) -> Ou
         .env("KMS_KEY_ARN", KEY)
         .env("SCOPE_PATTERNS", "demo-*,demo_*")
         .env("APP_NAME", "Demo")
+        .env("REQUIRED_TAGS", REQUIRED_TAGS)
         .envs(credentials.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     command.output().expect("run corebound doctor")
 }
@@ -226,9 +241,20 @@ fn run(scenario: &Scenario, args: &[&str]) -> (Output, Vec<String>) {
 
 // ---------------------------------------------------------------------------------------
 
+/// A compliant topic and queue of the project, and one outside the scope.
+fn seed_compliant(emu: &Emulator) {
+    aws_calls::fixtures::create_topic(emu, "demo-alerts", &[("KmsMasterKeyId", KEY)], &TAGS);
+    aws_calls::fixtures::create_queue(emu, "demo-jobs", &[("KmsMasterKeyId", KEY)], &TAGS);
+    aws_calls::fixtures::create_topic(emu, "other-team-topic", &[], &[]);
+}
+
 #[test]
 fn all_patterns_ok_read_only() {
-    let (output, operations) = run(&Scenario::default(), &[]);
+    let scenario = Scenario {
+        seed: seed_compliant,
+        ..Scenario::default()
+    };
+    let (output, operations) = run(&scenario, &[]);
     assert_eq!(
         lines(&output),
         vec![
@@ -238,15 +264,16 @@ fn all_patterns_ok_read_only() {
             OK_4,
             OK_5,
             OK_6,
-            "5 ok, 0 problem(s), 0 cannot tell"
+            "pattern tags ok: all 2 in-scope resources carry the mandatory tags and the project key",
+            "6 ok, 0 problem(s), 0 cannot tell"
         ],
         "stderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
-        operations,
-        vec![
+        operations[..8],
+        [
             "GetCallerIdentity",
             "GetRole",
             "SimulatePrincipalPolicy",
@@ -256,7 +283,63 @@ fn all_patterns_ok_read_only() {
             "SimulatePrincipalPolicy",
             "GetKeyPolicy",
         ],
-        "the doctor only reads"
+        "{operations:?}"
+    );
+    // Then the sweep in report mode: reads only, whatever the service.
+    let writes: Vec<&String> = operations
+        .iter()
+        .filter(|op| {
+            !["Get", "List", "Describe"]
+                .iter()
+                .any(|read| op.starts_with(read))
+        })
+        .filter(|op| *op != "SimulatePrincipalPolicy")
+        .collect();
+    assert!(writes.is_empty(), "the doctor only reads: {writes:?}");
+}
+
+#[test]
+fn counts_in_scope_resources_missing_tags_or_the_key() {
+    let scenario = Scenario {
+        seed: |emu| {
+            aws_calls::fixtures::create_topic(emu, "demo-alerts", &[], &TAGS[..3]);
+            aws_calls::fixtures::create_queue(emu, "demo-jobs", &[("KmsMasterKeyId", KEY)], &TAGS);
+            aws_calls::fixtures::create_queue(emu, "demo-dlq", &[], &TAGS);
+        },
+        ..Scenario::default()
+    };
+    let (output, operations) = run(&scenario, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let lines = lines(&output);
+    assert_eq!(
+        lines[6],
+        "pattern tags PROBLEM: 2 of 3 in-scope resources miss a mandatory tag or the project key (1 a tag, 2 the key; sns_topic 1, sqs_queue 1). \
+         Fix: `corebound sweep --mode enforce` adds what the rules allow (or let the scheduled sweep do it); `corebound sweep --mode report --report FILE` lists them"
+    );
+    assert_eq!(lines[7], "5 ok, 1 problem(s), 0 cannot tell");
+    assert!(
+        !operations
+            .iter()
+            .any(|op| op.starts_with("Tag") || op.starts_with("Set")),
+        "report mode writes nothing: {operations:?}"
+    );
+}
+
+#[test]
+fn counts_need_the_remediators_settings() {
+    let (_guard, emu) = emulator();
+    let credentials = arrange(emu, &Scenario::default());
+    let unset = doctor(emu, &credentials, &["--required-tags", ""]);
+    assert_eq!(lines(&unset)[6], "pattern tags cannot tell: in-scope resources missing tags or the key were not counted: REQUIRED_TAGS not set. \
+        Fix: set REQUIRED_TAGS, KMS_KEY_ARN and SCOPE_PATTERNS (or --required-tags, --kms-key-arn, --scope-patterns) as for the remediator");
+    assert_eq!(unset.status.code(), Some(0), "cannot tell is not a problem");
+    let skipped = doctor(emu, &credentials, &["--no-counts"]);
+    assert_eq!(lines(&skipped)[1], NOT_COUNTED);
+    assert_eq!(
+        lines(&skipped).len(),
+        8,
+        "no tags line: {:?}",
+        lines(&skipped)
     );
 }
 
@@ -277,8 +360,9 @@ fn json_form_of_the_all_ok_case() {
             "account": ACCOUNT,
             "region": "us-east-1",
             "notes": [],
-            "checks": [check("1", OK_1), check("2", OK_2), check("4", OK_4), check("5", OK_5), check("6", OK_6)],
-            "summary": {"ok": 5, "problem": 0, "cannotTell": 0},
+            "checks": [check("1", OK_1), check("2", OK_2), check("4", OK_4), check("5", OK_5), check("6", OK_6),
+                       {"pattern": "tags", "status": "ok", "message": "no in-scope resources yet, so none misses a mandatory tag or the project key", "fix": null, "notes": []}],
+            "summary": {"ok": 6, "problem": 0, "cannotTell": 0},
         })
     );
 }
@@ -289,10 +373,11 @@ fn an_enterprise_boundary_denies_pass_role_resource_policies_and_inline_grants()
         boundary: enterprise_boundary(),
         ..Scenario::default()
     };
-    let (output, _) = run(&scenario, &[]);
+    let (output, _) = run(&scenario, &["--no-counts"]);
     assert_eq!(output.status.code(), Some(1), "a problem exits 1");
     assert_eq!(lines(&output), vec![
         HEADER.to_string(),
+        NOT_COUNTED.to_string(),
         OK_1.to_string(),
         "pattern 2 PROBLEM: iam:PassRole of LPMA_Demo_AgentCoreRuntime to bedrock-agentcore.amazonaws.com is not allowed by the permissions boundary BoundaryForLPMA, so this principal cannot create an AgentCore runtime. \
          Fix: create the runtime once with an elevated role (examples/runtime-bootstrap.yaml, see docs/bootstrap.md); CI then only updates it, which needs no PassRole. \
@@ -315,10 +400,11 @@ fn identity_policies_that_deny_or_do_not_allow() {
         identity: vec![("Guarded", identity)],
         ..Scenario::default()
     };
-    let (output, _) = run(&scenario, &[]);
+    let (output, _) = run(&scenario, &["--no-counts"]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(lines(&output), vec![
         HEADER.to_string(),
+        NOT_COUNTED.to_string(),
         format!("pattern 1 PROBLEM: iam:CreateRole of LPMA_Demo_Probe carrying the boundary BoundaryForLPMA is not allowed by any identity policy of the caller. \
          Fix: add an Allow statement for iam:CreateRole on arn:aws:iam::123456789012:role/LPMA_* with the condition iam:PermissionsBoundary = {BOUNDARY} to an identity policy of {ROLE}"),
         format!("pattern 2 PROBLEM: iam:PassRole of LPMA_Demo_AgentCoreRuntime to bedrock-agentcore.amazonaws.com is not allowed by any identity policy of the caller, so this principal cannot create an AgentCore runtime. \
@@ -341,10 +427,10 @@ fn a_boundary_that_does_not_enforce_the_prefix_is_a_note() {
             boundary,
             ..Scenario::default()
         },
-        &[],
+        &["--no-counts"],
     );
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(lines(&output)[1], "pattern 1 ok: iam:CreateRole is allowed inside the prefix (LPMA_Demo_Probe carrying the boundary BoundaryForLPMA). \
+    assert_eq!(lines(&output)[2], "pattern 1 ok: iam:CreateRole is allowed inside the prefix (LPMA_Demo_Probe carrying the boundary BoundaryForLPMA). \
         Note: iam:CreateRole is allowed outside the prefix too (Demo_Probe): nothing here enforces the LPMA_ naming, so keep naming roles LPMA_<App>_<Purpose> yourself");
 }
 
@@ -360,13 +446,13 @@ fn conditions_the_doctor_cannot_supply_and_service_control_policies() {
                            {"Effect": "Deny", "Action": "iam:PutRolePolicy", "Resource": "*"}]}]}),
         ..Scenario::default()
     };
-    let (output, _) = run(&scenario, &[]);
+    let (output, _) = run(&scenario, &["--no-counts"]);
     assert_eq!(output.status.code(), Some(1));
     let lines = lines(&output);
-    assert_eq!(lines[2], "pattern 2 cannot tell: iam:PassRole of LPMA_Demo_AgentCoreRuntime to bedrock-agentcore.amazonaws.com: it depends on a condition on aws:SourceVpc, which the doctor cannot supply");
-    assert_eq!(lines[5], "pattern 6 PROBLEM: iam:PutRolePolicy on LPMA_Demo_Probe is denied by a service control policy of the organization, so Memory data-plane grants cannot be written on prefixed roles. \
+    assert_eq!(lines[3], "pattern 2 cannot tell: iam:PassRole of LPMA_Demo_AgentCoreRuntime to bedrock-agentcore.amazonaws.com: it depends on a condition on aws:SourceVpc, which the doctor cannot supply");
+    assert_eq!(lines[6], "pattern 6 PROBLEM: iam:PutRolePolicy on LPMA_Demo_Probe is denied by a service control policy of the organization, so Memory data-plane grants cannot be written on prefixed roles. \
         Fix: a service control policy denies iam:PutRolePolicy: only the organization's administrators can change that (or deploy from an account where it is allowed)");
-    assert_eq!(lines[6], "3 ok, 1 problem(s), 1 cannot tell");
+    assert_eq!(lines[7], "3 ok, 1 problem(s), 1 cannot tell");
 }
 
 #[test]
@@ -378,7 +464,7 @@ fn a_key_policy_without_the_sns_statement() {
             key_statements: statements,
             ..Scenario::default()
         },
-        &["--format", "json"],
+        &["--format", "json", "--no-counts"],
     );
     assert_eq!(output.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
@@ -408,7 +494,7 @@ fn a_caller_that_may_not_simulate_is_told_how_to_fix_it() {
             simulation: json!({"mode": "access-denied"}),
             ..Scenario::default()
         },
-        &[],
+        &["--no-counts"],
     );
     assert_eq!(
         output.status.code(),
@@ -416,7 +502,7 @@ fn a_caller_that_may_not_simulate_is_told_how_to_fix_it() {
         "cannot tell is not a problem"
     );
     let lines = lines(&output);
-    for (index, pattern) in [(1, "1"), (2, "2"), (4, "5"), (5, "6")] {
+    for (index, pattern) in [(2, "1"), (3, "2"), (5, "5"), (6, "6")] {
         assert!(
             lines[index].starts_with(&format!("pattern {pattern} cannot tell: the caller may not call iam:SimulatePrincipalPolicy (AccessDenied: ")),
             "{}",
@@ -426,7 +512,7 @@ fn a_caller_that_may_not_simulate_is_told_how_to_fix_it() {
             "Fix: allow iam:SimulatePrincipalPolicy on {ROLE} to the caller (it reads, never changes)"
         )));
     }
-    assert_eq!(lines[3], OK_4);
+    assert_eq!(lines[4], OK_4);
     assert_eq!(
         operations
             .iter()

@@ -6,6 +6,7 @@
 //! 2 the doctor could not run (bad setting, no credentials, STS unreachable).
 
 mod aws;
+mod counts;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,14 @@ pub struct Args {
     /// The <App> of <Prefix><App>_<Purpose> (default App).
     #[arg(long = "app", env = "APP_NAME")]
     app: Option<String>,
+    /// JSON object of the mandatory tags, as for the remediator (for the count of resources
+    /// missing them).
+    #[arg(long, env = "REQUIRED_TAGS", hide_env_values = true)]
+    required_tags: Option<String>,
+    /// Leave out the count of in-scope resources missing tags or the key (it lists every
+    /// resource of the swept types).
+    #[arg(long)]
+    no_counts: bool,
     /// Services whose use of the project key pattern 4 checks (default: sns,sqs,logs,s3,secretsmanager).
     #[arg(long)]
     services: Option<String>,
@@ -61,7 +70,7 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
         args.services.as_deref(),
     )
     .map_err(|e| CliError::Settings(e.to_string()))?;
-    let report = diagnose(&settings).await?;
+    let report = diagnose(&settings, &args).await?;
     match args.format {
         Format::Text => print!("{}", report.text()),
         Format::Json => println!(
@@ -76,7 +85,7 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     })
 }
 
-async fn diagnose(settings: &DoctorSettings) -> Result<Report, CliError> {
+async fn diagnose(settings: &DoctorSettings, args: &Args) -> Result<Report, CliError> {
     let config = corebound::aws::load_sdk_config().await;
     let region = config
         .region()
@@ -112,8 +121,23 @@ async fn diagnose(settings: &DoctorSettings) -> Result<Report, CliError> {
             )
         }
     };
-    // Report order: 1, 2, 4, 5, 6.
+    // Report order: 1, 2, 4, 5, 6, tags.
     checks.insert(2.min(checks.len()), key_check);
+    if args.no_counts {
+        notes.push(
+            "in-scope resources missing tags or the key were not counted (--no-counts)".to_string(),
+        );
+    } else {
+        let count = counts::count(&config, |name| match name {
+            "REQUIRED_TAGS" => args.required_tags.clone(),
+            "KMS_KEY_ARN" => settings.kms_key_arn.clone(),
+            "SCOPE_PATTERNS" => settings.scope_patterns.as_ref().map(|p| p.join(",")),
+            "REQUIRED_ROLE_PREFIX" => Some(settings.role_prefix.clone()),
+            _ => None,
+        })
+        .await?;
+        checks.push(count);
+    }
     Ok(Report {
         caller: identity.arn.clone(),
         simulated_principal: principal.ok().map(|p| p.arn),

@@ -5,16 +5,19 @@
 //! - [`caller`]: the STS caller as a principal the IAM simulator accepts;
 //! - [`simulation`]: patterns 1, 2, 5 and 6, the probes and the meaning of the answers;
 //! - [`key_statements`]: pattern 4, with the remediator's key-policy rule;
+//! - [`counts`]: in-scope resources missing tags or the key, from the sweep's report mode;
 //! - [`settings`]: the variables the functions read, flags over environment;
 //! - [`report`]: one line (or JSON object) per pattern, and the exit status.
 
 pub mod caller;
+pub mod counts;
 pub mod key_statements;
 pub mod report;
 pub mod settings;
 pub mod simulation;
 
 pub use caller::Caller;
+pub use counts::{counts_check, counts_unavailable};
 pub use key_statements::{key_policy_check, KeyService};
 pub use report::{Check, Report, Status};
 pub use settings::DoctorSettings;
