@@ -666,6 +666,59 @@ fn the_corebound_command_reports_then_enforces() {
     let (output, report) = run("report", "after.json");
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(report["summary"]["non_compliant"], 0);
+
+    // With REPORT_BUCKET: the scheduled sweep's lock, and the report beside (not among) the
+    // scheduled sweeps' reports.
+    let bucket_run = || {
+        let mut command = Command::new(binary_path("corebound"));
+        command.args([
+            "sweep",
+            "--mode",
+            "report",
+            "--report-bucket",
+            REPORT_BUCKET,
+        ]);
+        for (k, v) in fx.env(emu, "report", &[("REPORT_BUCKET", "")]) {
+            command.env(k, v);
+        }
+        command
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap()
+    };
+    let output = bucket_run();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let location = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("Report: s3://"))
+        .unwrap_or_else(|| panic!("no report location in {stdout}"));
+    let key = location.strip_prefix(&format!("{REPORT_BUCKET}/")).unwrap();
+    assert!(key.starts_with("manual-sweeps/"), "{key}");
+    let stored: Value = serde_json::from_str(
+        &rest_xml(emu, "GET", &format!("/{REPORT_BUCKET}/{key}"), "").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stored["summary"]["resources"], 3);
+    assert!(!lock_exists(emu));
+    // A scheduled sweep holds the lock: the command does not run beside it.
+    let mut process = fx.start(emu, "report", &[]);
+    assert_eq!(start_sweep(&mut process)["sweep"], "started");
+    let before = emu.requests().len();
+    let output = bucket_run();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("another sweep is running"));
+    assert!(
+        emu.requests()[before..].iter().all(|r| r["path"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(&format!("/{REPORT_BUCKET}"))
+            || r["operation"] == "DescribeKey"
+            || r["operation"] == "ListAliases"),
+        "nothing swept"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

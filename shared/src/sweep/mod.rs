@@ -25,8 +25,9 @@ pub use lock::{lock_decision, Lock, LockDecision, Manifest};
 pub use metrics::{sweep_metrics, unit_metrics, METRICS_NAMESPACE};
 pub use outcome::{classify, Outcome, ResourceResult};
 pub use report::{
-    completion, parse_part_key, part_key, report_key, Part, PartKey, Report, Summary, TypeReport,
-    LOCK_KEY, PARTS_PREFIX, REPORTS_PREFIX, REPORT_SCHEMA,
+    completion, manual_report_key, parse_part_key, part_key, report_key, Part, PartKey, Report,
+    Summary, TypeReport, LOCK_KEY, MANUAL_REPORTS_PREFIX, PARTS_PREFIX, REPORTS_PREFIX,
+    REPORT_SCHEMA,
 };
 pub use settings::{SweepSettings, DEFAULT_LOCK_SECONDS, DEFAULT_PAGE_SIZE};
 pub use summary::{summary, SweepSummary};

@@ -5,7 +5,8 @@
 //! - `sweep-parts/<sweep id>/manifest.json`: what the sweep covers ([`super::Manifest`]);
 //! - `sweep-parts/<sweep id>/<type>-<page>.json`, or `…-<page>-last.json` for a type's last
 //!   page: one [`Part`] per unit (a retried unit overwrites its own part);
-//! - `sweeps/<sweep id>/report.json`: the [`Report`], written once.
+//! - `sweeps/<sweep id>/report.json`: the [`Report`], written once;
+//! - `manual-sweeps/<sweep id>/report.json`: the report of a `corebound sweep` run.
 //!
 //! Parts have their own prefix so a lifecycle rule can expire them after a few days while the
 //! reports are kept for the auditors.
@@ -21,6 +22,9 @@ use crate::remediation::{Mode, ResourceKind};
 pub const LOCK_KEY: &str = "sweep-lock.json";
 pub const PARTS_PREFIX: &str = "sweep-parts/";
 pub const REPORTS_PREFIX: &str = "sweeps/";
+/// Reports of `corebound sweep` runs: apart from the scheduled sweeps' (which only the
+/// remediator may write), so an engineer's run never needs write access to the audit trail.
+pub const MANUAL_REPORTS_PREFIX: &str = "manual-sweeps/";
 /// The report's `schema` value; bumped on an incompatible change.
 pub const REPORT_SCHEMA: &str = "corebound-sweep-report/1";
 
@@ -56,6 +60,11 @@ pub fn part_key(sweep_id: &str, kind: ResourceKind, page: u32, last: bool) -> St
 
 pub fn report_key(sweep_id: &str) -> String {
     format!("{REPORTS_PREFIX}{sweep_id}/report.json")
+}
+
+/// Where `corebound sweep` stores its report (with `REPORT_BUCKET`).
+pub fn manual_report_key(sweep_id: &str) -> String {
+    format!("{MANUAL_REPORTS_PREFIX}{sweep_id}/report.json")
 }
 
 /// A part's identity, read back from its key.

@@ -1,14 +1,15 @@
 //! The sweep in-process, for `corebound sweep` (and the doctor's counts): the same units,
 //! run one after the other from a local queue instead of SQS. With `REPORT_BUCKET` set it
 //! takes the same lock as the scheduled sweep (so the two never run at once) and writes the
-//! report there too.
+//! report there too, under `manual-sweeps/` (the scheduled sweeps' `sweeps/` is the
+//! remediator's alone).
 
 use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use corebound::sweep::{
-    new_sweep_id, report_key, timestamp, Lock, Manifest, Part, Report, SweepSettings, WorkUnit,
-    SWEPT_KINDS,
+    manual_report_key, new_sweep_id, timestamp, Lock, Manifest, Part, Report, SweepSettings,
+    WorkUnit, SWEPT_KINDS,
 };
 
 use crate::handler::Remediator;
@@ -64,7 +65,7 @@ pub async fn run_local(
     let result = sweep(remediator, settings, retry, &sweep_id, now, &mut progress).await;
     let stored = match (&result, &store) {
         (Ok(report), Some(store)) => {
-            let key = report_key(&sweep_id);
+            let key = manual_report_key(&sweep_id);
             store.put_json(&key, report, Condition::Absent).await?;
             Some(format!("s3://{}/{key}", store.bucket))
         }
