@@ -507,10 +507,25 @@ fn enforce_mode_fixes_and_a_second_sweep_reads_without_writing() {
         .filter(|r| !is_sweep_infrastructure(r))
         .count() as f64;
     // Listing overhead dominates an account this small (ten types, two per page): the
-    // 10 000-resource bench measures the per-resource figure; here only a loose bound.
+    // 10 000-resource bench measures the per-resource figure; here only a loose bound on the
+    // total, and an exact one on the reads per resource beside the listing and the batched
+    // tag reads: at most one each (a compliant secret or log group costs none).
     assert!(
         reads / resources < 3.0,
         "{reads} reads for {resources} resources"
+    );
+    let per_resource = requests
+        .iter()
+        .filter(|r| !is_sweep_infrastructure(r))
+        .filter_map(|r| r["operation"].as_str())
+        .filter(|op| {
+            !op.starts_with("List") && !op.starts_with("Describe") && *op != "GetResources"
+                || *op == "ListRoleTags"
+        })
+        .count() as f64;
+    assert!(
+        per_resource <= resources,
+        "{per_resource} reads for {resources} resources beside the listing"
     );
 }
 
