@@ -9,9 +9,17 @@
 use aws_config::{BehaviorVersion, SdkConfig};
 
 /// Load the shared SDK configuration from the Lambda environment.
+///
+/// The SDK's HTTP client connects with the process's one TLS configuration
+/// ([`crate::http`]), built here, during init, so the system trust store is read once and
+/// the first AWS call and the first ResponseURL answer do not pay for it.
 pub async fn load_sdk_config() -> SdkConfig {
     drop_empty_endpoint_url();
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    crate::http::client_config();
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::http::sdk_http_client())
+        .load()
+        .await
 }
 
 /// The endpoint variable the template declares empty (`AWS_ENDPOINT_URL: ''`).

@@ -272,6 +272,7 @@ class ControlApi:
     PUT    /_corebound/iam/simulation                 script SimulatePrincipalPolicy
     POST   /_corebound/kms/keys                       a moto KMS key with a chosen id (fixed_ids.py)
     POST   /_corebound/secretsmanager/secrets         a moto secret with a chosen ARN suffix
+    POST   /_corebound/cloudformation/stacks          a moto stack with a chosen StackId and tags (hook requests)
     PUT    /_corebound/iam/inline-policies            {"normalise": bool}: GetRolePolicy as a normalising service
     POST   /_corebound/faults                         queue a fault; GET lists pending ones; DELETE clears
     PUT    /_corebound/agentcore/settings             {"memoryTags": "supported"|"unsupported"|"read-only"}
@@ -312,6 +313,8 @@ class ControlApi:
                     return _control(200, fixed_ids.create_key(spec))
                 case ("POST", ["secretsmanager", "secrets"]):
                     return _control(200, fixed_ids.create_secret(spec))
+                case ("POST", ["cloudformation", "stacks"]):
+                    return _control(200, fixed_ids.create_stack(spec))
                 case ("PUT", ["agentcore", "policy-storage"]):
                     return _control(200, self.emulator.agentcore.set_policy_storage(spec))
                 case ("PUT", ["iam", "simulation"]):

@@ -9,6 +9,12 @@ every later call on them) is moto's.
 
     POST /_corebound/kms/keys                {"id": "<uuid>", "description"?, "policy"?, "tags"?: {k: v}, "region"?}
     POST /_corebound/secretsmanager/secrets  {"name", "suffix": "<6 letters or digits>", "description"?, "tags"?: {k: v}, "region"?}
+    POST /_corebound/cloudformation/stacks   {"stackId": "arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>", "tags"?: {k: v}}
+
+The stack (a CloudFormation stack id, as hook requests name it) is created by moto's own
+CreateStack logic from a template with one resource that creates nothing
+(AWS::CloudFormation::WaitConditionHandle), then given the chosen id; DescribeStacks answers
+for it by id or name as AWS does.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from moto.cloudformation.models import cloudformation_backends
 from moto.kms.models import kms_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.secretsmanager.utils import SecretsManagerSecretIdentifier
@@ -26,6 +33,10 @@ from awsproto import ACCOUNT_ID, DEFAULT_REGION
 _SUFFIX = re.compile(r"^[A-Za-z0-9]{6}$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_STACK_ID = re.compile(
+    r"^arn:aws:cloudformation:(?P<region>[a-z]{2}(-[a-z]+)+-\d):(?P<account>\d{12}):stack/(?P<name>[A-Za-z][A-Za-z0-9-]{0,127})/[0-9a-f-]{36}$"
+)
+_EMPTY_TEMPLATE = '{"Resources": {"Nothing": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}'
 
 
 def _check(spec: dict, allowed: set[str]) -> str:
@@ -95,3 +106,25 @@ def create_secret(spec: dict) -> dict:
     finally:
         moto_id_manager.unset_custom_id(identifier)
     return {"ARN": backend.secrets[name].arn, "Name": name}
+
+
+def create_stack(spec: dict) -> dict:
+    """A stack whose StackId is `spec["stackId"]`, with `spec["tags"]`; answers DescribeStacks' Stack subset."""
+    unknown = sorted(set(spec) - {"stackId", "tags"})
+    if unknown:
+        raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+    stack_id = spec.get("stackId")
+    match = _STACK_ID.match(stack_id) if isinstance(stack_id, str) else None
+    if not match:
+        raise ValueError(f"stackId must be arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>, got {stack_id!r}")
+    if match.group("account") != ACCOUNT_ID:
+        raise ValueError(f"stackId must be in the emulator's account {ACCOUNT_ID}")
+    tags = spec.get("tags", {})
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise ValueError("tags must be an object of string keys and values")
+    backend = cloudformation_backends[ACCOUNT_ID][match.group("region")]
+    stack = backend.create_stack(name=match.group("name"), template=_EMPTY_TEMPLATE, parameters={}, tags=tags)
+    del backend.stacks[stack.stack_id]
+    stack.stack_id = stack_id
+    backend.stacks[stack_id] = stack
+    return {"StackId": stack_id, "StackName": stack.name, "Tags": tags}

@@ -62,6 +62,7 @@ class EmulatorTest(unittest.TestCase):
         cls.sqs = client("sqs")
         cls.sns = client("sns")
         cls.tagging = client("resourcegroupstaggingapi")
+        cls.cloudformation = client("cloudformation")
 
     @classmethod
     def tearDownClass(cls) -> None:
@@ -561,6 +562,23 @@ class EmulatorTest(unittest.TestCase):
         role = self.create_role("LPMA_other")
         self.assertEqual(self.iam.get_role(RoleName="LPMA_other")["Role"]["Arn"], role)
         self.assertEqual(self.requests()[-1], {"service": "iam", "operation": "GetRole", "method": "POST", "path": "/", "status": 200})
+
+    # --- CloudFormation stacks (the preflight hook reads their tags) -----------------------
+
+    def test_stack_with_a_fixed_id_answers_describe_stacks_by_id_and_name(self) -> None:
+        stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/demo-app/7d5e1f60-8f3a-11ef-9c1d-0a1b2c3d4e5f"
+        created = self.control("POST", "/cloudformation/stacks", {"stackId": stack_id, "tags": {"Project": "corebound"}})
+        self.assertEqual(created["StackId"], stack_id)
+        for name in (stack_id, "demo-app"):
+            [stack] = self.cloudformation.describe_stacks(StackName=name)["Stacks"]
+            self.assertEqual(stack["StackId"], stack_id)
+            self.assertEqual(stack["Tags"], [{"Key": "Project", "Value": "corebound"}])
+        with self.assertRaises(ClientError) as missing:
+            self.cloudformation.describe_stacks(StackName=stack_id.replace("demo-app", "other"))
+        self.assertEqual(error_of(missing)[:2], ("ValidationError", 400))
+        for bad in ({"stackId": "demo-app"}, {"stackId": stack_id.replace(ACCOUNT, "210987654321")},
+                    {"stackId": stack_id, "tags": {"a": 1}}, {"stackId": stack_id, "other": 1}):
+            self.assertIn("error", self.control("POST", "/cloudformation/stacks", bad, expect=400))
 
     # --- CloudWatch Logs KMS association ---------------------------------------------------
 

@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::time::Instant;
 
@@ -31,6 +30,12 @@ impl ResponseUrl {
 
     /// The URL itself, for the one place that sends to it.
     fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL itself, for building the one request that uses it (the hook's payload
+    /// fetch). Never log or format what this returns.
+    pub fn expose_for_request(&self) -> &str {
         &self.0
     }
 
@@ -229,18 +234,16 @@ impl Default for DeliveryPolicy {
 /// Sends response bodies with PUT. Cheap to clone (connection pool shared).
 #[derive(Clone)]
 pub struct ResponseSender {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: crate::http::HttpsClient<Full<Bytes>>,
     policy: DeliveryPolicy,
     urls: ResponseUrlPolicy,
 }
 
 impl ResponseSender {
+    /// Connects with the process's one TLS configuration ([`crate::http::client_config`]),
+    /// the same the AWS SDK uses: the system trust store is not read a second time.
     pub fn new(policy: DeliveryPolicy, urls: ResponseUrlPolicy) -> std::io::Result<Self> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let connector = crate::http::https_connector(Some(policy.attempt_timeout));
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(ResponseSender {
             client,
