@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-
 use super::protocol::Protocol;
 use super::settings::Settings;
 use super::CustomResource;

@@ -92,7 +92,9 @@ impl HttpConnector for Connector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let request = match request.try_into_http1x() {
             Ok(request) => request,
-            Err(error) => return HttpConnectorFuture::ready(Err(ConnectorError::user(error.into()))),
+            Err(error) => {
+                return HttpConnectorFuture::ready(Err(ConnectorError::user(error.into())))
+            }
         };
         let response = self.client.request(request);
         let read_timeout = self.read_timeout;

@@ -43,7 +43,11 @@ fn load_roots() -> rustls_native_certs::CertificateResult {
         .iter()
         .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
     if !explicit {
-        if let Some(bundle) = BUNDLES.iter().map(std::path::Path::new).find(|p| p.is_file()) {
+        if let Some(bundle) = BUNDLES
+            .iter()
+            .map(std::path::Path::new)
+            .find(|p| p.is_file())
+        {
             let loaded = rustls_native_certs::load_certs_from_paths(Some(bundle), None);
             if !loaded.certs.is_empty() {
                 return loaded;
@@ -69,9 +73,7 @@ fn build() -> ClientConfig {
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     match ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
-        Ok(builder) => builder
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
+        Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
         // aws-lc-rs always supports the default versions; this branch only satisfies the type.
         Err(error) => {
             tracing::error!(%error, "the TLS provider rejected the default protocol versions");
@@ -84,7 +86,9 @@ fn build() -> ClientConfig {
 
 /// An `https` (and plain `http`, for local endpoints) connector over [`client_config`],
 /// HTTP/1.1 only, TCP_NODELAY on (small request bodies, see the SDK's own default).
-pub fn https_connector(connect_timeout: Option<std::time::Duration>) -> HttpsConnector<HttpConnector> {
+pub fn https_connector(
+    connect_timeout: Option<std::time::Duration>,
+) -> HttpsConnector<HttpConnector> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
