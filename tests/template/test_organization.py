@@ -34,7 +34,8 @@ HUB_ACCOUNT = "123456789012"
 SPOKE_ACCOUNT = "210987654321"
 ORG = "o-a1b2c3d4e5"
 SECRET = f"arn:aws:secretsmanager:us-east-1:{HUB_ACCOUNT}:secret:corebound/spoke-external-id-AbCdEf"
-ORG_PARAMETERS = {"OrganizationId": ORG, "SpokeExternalIdSecretArn": SECRET}
+SETTINGS = '{"default": {"mode": "report"}}'
+ORG_PARAMETERS = {"OrganizationId": ORG, "SpokeExternalIdSecretArn": SECRET, "AccountSettings": SETTINGS}
 SPOKE_PARAMETERS = {
     "HubAccountId": HUB_ACCOUNT,
     "HubEventBusArn": f"arn:aws:events:us-east-1:{HUB_ACCOUNT}:event-bus/Demo-corebound-hub",
@@ -114,7 +115,7 @@ class _Organization(_Templates):
         })
 
     def hub_render(self, **overrides):
-        return self.rendered(**ORG_PARAMETERS, **overrides)
+        return self.rendered(**{**ORG_PARAMETERS, **overrides})
 
     def created(self, template, render):
         """The logical ids a stack of the template creates, with the rendered conditions."""
@@ -406,14 +407,14 @@ class OrganizationModeOfTheHub(_Organization):
             self.resources["RemediatorFunction"]["Properties"]["Environment"]["Variables"])
         self.assertEqual(pinned["SPOKE_EXTERNAL_ID"],
                          "{{resolve:secretsmanager:" + SECRET + ":SecretString:::" + version + "}}")
-        self.assertEqual(variables["ACCOUNT_SETTINGS"], "")
+        self.assertEqual(variables["ACCOUNT_SETTINGS"], SETTINGS)
         statements = statements_by_sid(role_statements(render, self.resources["RemediatorRole"]))
         assume = statements["AssumeSpokeRoles"]
         self.assertEqual(assume["Action"], "sts:AssumeRole")
         self.assertEqual(assume["Condition"], {"StringEquals": {"aws:ResourceOrgID": ORG}})
         self.assertTrue(iam_match(assume["Resource"], f"arn:aws:iam::{SPOKE_ACCOUNT}:role/{spoke_role}"))
         self.assertFalse(iam_match(assume["Resource"], f"arn:aws:iam::{SPOKE_ACCOUNT}:role/LPMA_Demo_Other"))
-        self.assertNotIn("ReadAccountSettings", statements, "JSON or empty settings: no SSM permission")
+        self.assertNotIn("ReadAccountSettings", statements, "JSON settings: no SSM permission")
 
     def test_settings_in_ssm_are_readable_by_the_remediator_only_then(self):
         render = self.hub_render(AccountSettings="ssm:/corebound/settings")
@@ -441,11 +442,17 @@ class OrganizationModeOfTheHub(_Organization):
         self.assertEqual((permission["Principal"], permission["SourceArn"], permission["SourceAccount"]),
                          ("events.amazonaws.com", "<OrganizationRule.Arn>", HUB_ACCOUNT))
 
-    def test_organization_mode_cannot_deploy_without_the_external_id(self):
-        rule = self.template["Rules"]["OrganizationModeNeedsTheExternalId"]
-        self.assertEqual(rule["RuleCondition"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]})
-        self.assertEqual(rule["Assertions"][0]["Assert"],
-                         {"Fn::Not": [{"Fn::Equals": [{"Ref": "SpokeExternalIdSecretArn"}, ""]}]})
+    def test_organization_mode_cannot_deploy_without_the_external_id_and_the_settings(self):
+        # The hub acts on other accounts only with ACCOUNT_SETTINGS, and assumes their roles
+        # only with an ExternalId: organization mode without either is refused at deploy time.
+        for rule, parameter in (("OrganizationModeNeedsTheExternalId", "SpokeExternalIdSecretArn"),
+                                ("OrganizationModeNeedsAccountSettings", "AccountSettings")):
+            with self.subTest(rule=rule):
+                rule = self.template["Rules"][rule]
+                self.assertEqual(rule["RuleCondition"],
+                                 {"Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]})
+                self.assertEqual(rule["Assertions"][0]["Assert"],
+                                 {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]})
 
 
 class OrganizationGuide(_Organization):
