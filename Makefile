@@ -41,23 +41,17 @@ test-templates: setup
 	PATH="$(abspath $(LINT_VENV))/bin:$$PATH" $(LINT_PYTHON) -m unittest discover -s tests/template -p 'test_*.py'
 
 # --- preflight ---
-## `corebound check` on our own templates: our stack passes our own preflight. The settings are
-## those of docs/samconfig.toml.example (a preprod deployment), with an example account.
-PREFLIGHT_BOUNDARY := arn:aws:iam::123456789012:policy/BoundaryForLPMA
+## `corebound check` on our own templates: our stack passes our own preflight. The settings
+## (tests/fixtures/preflight-own-templates.args, one argument per line) are those of
+## docs/samconfig.toml.example (a preprod deployment) with an example account; the Rust test
+## tests/tests/preflight_check.rs runs the same check, so `cargo test` enforces it too.
+PREFLIGHT_ARGS := $(shell cat tests/fixtures/preflight-own-templates.args)
 PREFLIGHT_KEY := arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789
-PREFLIGHT_FLAGS := --required-role-prefix LPMA_ --permissions-boundary-arn $(PREFLIGHT_BOUNDARY) \
-	--parameter AppName=DemoPreprod --parameter RolePrefix=LPMA_ \
-	--parameter PermissionsBoundaryArn=$(PREFLIGHT_BOUNDARY) \
-	--parameter ScopePatterns=demo-preprod-*,demo_preprod_*,LPMA_DemoPreprod_* \
-	--parameter InvokerPrincipal=210987654321 \
-	--parameter MemoryKmsKeyArn=$(PREFLIGHT_KEY) \
-	--tag ApplicationId=0b9c6a52-6d0e-4c39-9d8a-7f1f0c3e2a11 --tag Environment=preprod --tag Project=demo \
-	--tag ServiceLine=payments --tag ManagedBy=platform-ci
 # Twice: with the project key the stack creates (KmsKeyArn empty), and with a key supplied.
 check-templates:
 	cargo build -p corebound-cli --bin corebound
-	"$(TARGET_DIR)/debug/corebound" check template.yaml examples/*.yaml $(PREFLIGHT_FLAGS)
-	"$(TARGET_DIR)/debug/corebound" check template.yaml $(wildcard templates/*.yaml) $(PREFLIGHT_FLAGS) \
+	"$(TARGET_DIR)/debug/corebound" check template.yaml examples/*.yaml $(PREFLIGHT_ARGS)
+	"$(TARGET_DIR)/debug/corebound" check template.yaml $(wildcard templates/*.yaml) $(PREFLIGHT_ARGS) \
 		--parameter KmsKeyArn=$(PREFLIGHT_KEY)
 
 lint:

@@ -38,6 +38,8 @@ pub enum Shape {
     CloudFormationRequest,
     PolicyDocument,
     EventBridgeEvent,
+    /// CloudFormation / SAM templates (YAML seeds, JSON generated): the preflight's input.
+    Template,
     Text,
 }
 
@@ -80,9 +82,51 @@ pub const TARGETS: &[Target] = &[
         shape: Shape::PolicyDocument,
         check: check_iam_evaluation,
     },
+    Target {
+        name: "preflight-template",
+        shape: Shape::Template,
+        check: check_template,
+    },
 ];
 
 // ---- the targets -------------------------------------------------------------------------
+
+/// A template from anyone (a hook's STACK payload, a file given to `corebound check`): parse,
+/// then every rule on every resource, whole-template and per-resource as the hook calls them.
+fn check_template(bytes: &[u8]) {
+    use corebound::preflight::{check_resource, check_template, PreflightSettings};
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    let Ok(template) = corebound::template::Template::parse(text) else {
+        return;
+    };
+    let settings = PreflightSettings {
+        required_role_prefix: Some("LPMA_".into()),
+        permissions_boundary_arn: Some("arn:aws:iam::123456789012:policy/B".into()),
+        kms_key_arn: Some("arn:aws:kms:us-east-1:123456789012:key/k".into()),
+        ..PreflightSettings::default()
+    };
+    for finding in check_template(&template, &settings) {
+        assert!(
+            !finding.message.is_empty() && !finding.fix.is_empty(),
+            "{finding:?}"
+        );
+        assert!(
+            template.resource(&finding.logical_id).is_some(),
+            "{finding:?}"
+        );
+    }
+    for resource in template.resources() {
+        let _ = check_resource(
+            &resource.logical_id,
+            &resource.resource_type,
+            &resource.properties,
+            template.stack_tags(),
+            &settings,
+        );
+    }
+}
 
 fn check_request(bytes: &[u8]) {
     match parse_event(bytes) {
@@ -445,6 +489,28 @@ fn seeds(shape: Shape) -> Vec<Vec<u8>> {
             _ => {}
         }
     }
+    if shape == Shape::Template {
+        // The fixture templates (every rule, YAML and JSON) and our own templates.
+        let root = crate::repo_root();
+        for dir in ["tests/fixtures/preflight", "examples", "templates"] {
+            if let Ok(entries) = std::fs::read_dir(root.join(dir)) {
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if matches!(
+                        path.extension().and_then(|e| e.to_str()),
+                        Some("yaml" | "json")
+                    ) {
+                        if let Ok(bytes) = std::fs::read(&path) {
+                            seeds.push(bytes);
+                        }
+                    }
+                }
+            }
+        }
+        if let Ok(bytes) = std::fs::read(root.join("template.yaml")) {
+            seeds.push(bytes);
+        }
+    }
     match shape {
         Shape::PolicyDocument => {
             seeds.push(br#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Action":"bedrock-agentcore:*","Resource":"*"},{"Effect":"Deny","NotAction":["iam:*"],"NotResource":"arn:aws:iam::*:role/LPMA_*","Condition":{"StringNotLike":{"aws:PrincipalTag/x":["a*"]}}}]}"#.to_vec());
@@ -656,9 +722,67 @@ fn generate(rng: &mut Rng, shape: Shape) -> Value {
             }
             })
         }
+        Shape::Template => {
+            let types = corebound::preflight::known_resource_types();
+            let mut resources = Map::new();
+            for index in 0..=rng.below(4) {
+                let resource_type = match rng.below(8) {
+                    0 => random_text(rng),
+                    _ => types[rng.below(types.len())].to_string(),
+                };
+                let mut properties = Map::new();
+                for _ in 0..rng.below(5) {
+                    let name = TEMPLATE_PROPERTY_NAMES[rng.below(TEMPLATE_PROPERTY_NAMES.len())];
+                    let value = match rng.below(4) {
+                        0 => {
+                            let target =
+                                ["P", "K0", "AWS::NoValue", "AWS::AccountId"][rng.below(4)];
+                            json!({ "Ref": target })
+                        }
+                        1 => json!({"Fn::Sub": random_text(rng)}),
+                        2 => json!({"Fn::If": ["C", random_value(rng, 2), random_value(rng, 2)]}),
+                        _ => random_value(rng, 3),
+                    };
+                    properties.insert(name.to_string(), value);
+                }
+                resources.insert(
+                    format!("K{index}"),
+                    json!({"Type": resource_type, "Properties": properties}),
+                );
+            }
+            json!({
+                "Parameters": {"P": {"Type": "String", "Default": random_text(rng)}},
+                "Conditions": {"C": {"Fn::Equals": [{"Ref": "P"}, random_value(rng, 1)]}},
+                "Resources": resources,
+            })
+        }
         Shape::Text => Value::String(random_text(rng)),
     }
 }
+
+/// Properties the preflight rules read.
+const TEMPLATE_PROPERTY_NAMES: &[&str] = &[
+    "RoleName",
+    "Path",
+    "PermissionsBoundary",
+    "Role",
+    "Tags",
+    "KmsMasterKeyId",
+    "KmsKeyId",
+    "BucketEncryption",
+    "EncryptionKeyArn",
+    "KmsKeyArn",
+    "KeyPolicy",
+    "TargetKeyId",
+    "AssumeRolePolicyDocument",
+    "Policy",
+    "ResourceArn",
+    "RuntimeArn",
+    "MemoryArn",
+    "Principals",
+    "NetworkConfiguration",
+    "RoleArn",
+];
 
 fn random_text(rng: &mut Rng) -> String {
     match rng.below(6) {

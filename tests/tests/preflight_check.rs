@@ -118,6 +118,59 @@ fn every_fixture_produces_exactly_the_expected_findings() {
     }
 }
 
+/// Our own templates pass our own preflight, with the settings `make check-templates` uses:
+/// once with the project key the stack creates, once with a key supplied (the second run takes
+/// `templates/`, whose KmsKeyArn has no default).
+#[test]
+fn our_own_templates_pass_our_own_preflight() {
+    let root = repo_root();
+    let args: Vec<String> =
+        std::fs::read_to_string(root.join("tests/fixtures/preflight-own-templates.args"))
+            .expect("settings file")
+            .lines()
+            .map(str::to_string)
+            .collect();
+    let yaml_in = |dir: &str| -> Vec<String> {
+        let mut files: Vec<String> = std::fs::read_dir(root.join(dir))
+            .map(|entries| {
+                entries
+                    .map(|entry| entry.expect("entry").path())
+                    .filter(|path| path.extension().and_then(|e| e.to_str()) == Some("yaml"))
+                    .map(|path| relative(&path))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    };
+    let runs = [
+        (vec!["template.yaml".to_string()], yaml_in("examples"), vec![]),
+        (
+            vec!["template.yaml".to_string()],
+            yaml_in("templates"),
+            vec![
+                "--parameter".to_string(),
+                "KmsKeyArn=arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789".to_string(),
+            ],
+        ),
+    ];
+    for (mut files, more, extra) in runs {
+        files.extend(more);
+        let mut command: Vec<&str> = vec!["check"];
+        command.extend(files.iter().map(String::as_str));
+        command.extend(args.iter().map(String::as_str));
+        command.extend(extra.iter().map(String::as_str));
+        let output = corebound(&command, &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "corebound check {files:?} (see `make check-templates`):\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
 #[test]
 fn text_output_names_file_line_pattern_resource_problem_and_fix() {
     let template = repo_root().join(FIXTURES).join("encryption.yaml");

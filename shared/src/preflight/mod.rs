@@ -133,11 +133,22 @@ pub const RULES: [Rule; 12] = [
 
 /// Resource types the rules judge (the hook's default `HookTargets`): every type any rule
 /// looks at, SAM and custom types excluded (a hook sees only the transformed resources and
-/// AWS resource types). At most 50: the limit of `TargetFilters.TargetNames`.
+/// AWS resource types). AgentCore's types are one wildcard, `AWS::BedrockAgentCore::*`
+/// (hook target names accept `*`): it covers `AWS::BedrockAgentCore::ResourcePolicy`, which
+/// the CloudFormation resource specification cfn-lint 1.51 ships does not list yet, and the
+/// types AgentCore adds later. At most 50: the limit of `TargetFilters.TargetNames`.
 pub fn hook_target_types() -> Vec<&'static str> {
+    const AGENTCORE: &str = "AWS::BedrockAgentCore::";
     let mut types: Vec<&'static str> = known_resource_types()
         .into_iter()
         .filter(|name| name.starts_with("AWS::") && !name.starts_with("AWS::Serverless::"))
+        .map(|name| {
+            if name.starts_with(AGENTCORE) {
+                "AWS::BedrockAgentCore::*"
+            } else {
+                name
+            }
+        })
         .collect();
     types.sort_unstable();
     types.dedup();
@@ -289,9 +300,26 @@ mod tests {
         assert!(!types.is_empty() && types.len() <= 50, "{}", types.len());
         assert!(types.iter().all(|name| name.starts_with("AWS::")
             && !name.starts_with("AWS::Serverless::")
-            && name.split("::").count() == 3));
+            && name.split("::").count() == 3
+            && !name.contains("*?")));
         assert!(types.contains(&"AWS::IAM::Role"));
         assert!(types.contains(&"AWS::SNS::Topic"));
+        assert!(types.contains(&"AWS::BedrockAgentCore::*"));
+        assert!(!types
+            .iter()
+            .any(|name| name.starts_with("AWS::BedrockAgentCore::")
+                && *name != "AWS::BedrockAgentCore::*"));
+        // Every AWS type a rule knows is matched by one of them.
+        for known in known_resource_types() {
+            if known.starts_with("AWS::") && !known.starts_with("AWS::Serverless::") {
+                assert!(
+                    types
+                        .iter()
+                        .any(|target| crate::scope::glob_match(target, known)),
+                    "{known}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! `{"Fn::GetAtt": ["a", "b.c"]}` (split on the first dot), any other `!Name v` →
 //! `{"Fn::Name": v}` with `v` a scalar, list or mapping as written.
 //!
+//! A template may come from someone else (a hook's STACK payload): nesting deeper than
+//! [`MAX_DEPTH`] and documents that expand to more than [`MAX_NODES`] values (aliases of
+//! aliases, "billion laughs") are refused, never built.
+//!
 //! Plain scalars follow the YAML core schema only where the text survives the round trip:
 //! `012345678901` (an account id with a leading zero) stays a string, because CloudFormation
 //! passes every value on as a string and a number would lose the zero.
@@ -15,6 +19,11 @@ use std::collections::BTreeMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 use serde_json::{Map, Number, Value};
+
+/// Deepest nesting accepted (CloudFormation's own limit on JSON templates is far below).
+pub(super) const MAX_DEPTH: usize = 128;
+/// Most values a document may expand to, aliases counted at their full size.
+pub(super) const MAX_NODES: usize = 1_000_000;
 
 /// A decoded document: the value and, for each mapping key, its 1-based line, keyed by the
 /// JSON pointer of the value under that key (`/Resources/Topic/Properties/KmsMasterKeyId`).
@@ -35,6 +44,7 @@ pub(super) fn decode(text: &str) -> Result<Decoded, String> {
         events: events.into_iter(),
         anchors: BTreeMap::new(),
         lines: BTreeMap::new(),
+        nodes: 0,
     };
     let mut value = None;
     while let Some((event, span)) = builder.events.next() {
@@ -52,7 +62,7 @@ pub(super) fn decode(text: &str) -> Result<Decoded, String> {
                 if value.is_some() {
                     return Err("a template is one YAML document".to_string());
                 }
-                value = Some(builder.node(other, span, "")?);
+                value = Some(builder.node(other, span, "", 0)?);
             }
         }
     }
@@ -64,19 +74,47 @@ pub(super) fn decode(text: &str) -> Result<Decoded, String> {
 
 struct Builder<'input, I: Iterator<Item = (Event<'input>, Span)>> {
     events: I,
-    anchors: BTreeMap<usize, Value>,
+    /// Anchor id → its value and how many values it holds.
+    anchors: BTreeMap<usize, (Value, usize)>,
     lines: BTreeMap<String, usize>,
+    /// Values built so far, aliases at their full size.
+    nodes: usize,
 }
 
 impl<'input, I: Iterator<Item = (Event<'input>, Span)>> Builder<'input, I> {
-    fn next_node(&mut self, pointer: &str) -> Result<Option<Value>, String> {
+    fn next_node(&mut self, pointer: &str, depth: usize) -> Result<Option<Value>, String> {
         match self.events.next() {
             Some((Event::MappingEnd | Event::SequenceEnd, _)) | None => Ok(None),
-            Some((event, span)) => self.node(event, span, pointer).map(Some),
+            Some((event, span)) => self.node(event, span, pointer, depth).map(Some),
         }
     }
 
-    fn node(&mut self, event: Event<'input>, span: Span, pointer: &str) -> Result<Value, String> {
+    fn count(&mut self, nodes: usize, span: Span) -> Result<(), String> {
+        self.nodes = self.nodes.saturating_add(nodes);
+        if self.nodes > MAX_NODES {
+            return Err(format!(
+                "line {}: the document expands to more than {MAX_NODES} values",
+                span.start.line()
+            ));
+        }
+        Ok(())
+    }
+
+    fn node(
+        &mut self,
+        event: Event<'input>,
+        span: Span,
+        pointer: &str,
+        depth: usize,
+    ) -> Result<Value, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "line {}: nested deeper than {MAX_DEPTH} levels",
+                span.start.line()
+            ));
+        }
+        let before = self.nodes;
+        self.count(1, span)?;
         let (value, anchor, tag) = match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = tag.map(|tag| tag.into_owned());
@@ -87,7 +125,7 @@ impl<'input, I: Iterator<Item = (Event<'input>, Span)>> Builder<'input, I> {
                 let mut items = Vec::new();
                 loop {
                     let item_pointer = format!("{pointer}/{}", items.len());
-                    match self.next_node(&item_pointer)? {
+                    match self.next_node(&item_pointer, depth + 1)? {
                         Some(item) => items.push(item),
                         None => break,
                     }
@@ -112,7 +150,7 @@ impl<'input, I: Iterator<Item = (Event<'input>, Span)>> Builder<'input, I> {
                     };
                     let child = format!("{pointer}/{}", escape(&key));
                     self.lines.insert(child.clone(), key_span.start.line());
-                    let value = self.next_node(&child)?.ok_or_else(|| {
+                    let value = self.next_node(&child, depth + 1)?.ok_or_else(|| {
                         format!(
                             "line {}: mapping key without a value",
                             key_span.start.line()
@@ -132,9 +170,11 @@ impl<'input, I: Iterator<Item = (Event<'input>, Span)>> Builder<'input, I> {
                 (Value::Object(map), anchor, tag.map(|tag| tag.into_owned()))
             }
             Event::Alias(anchor) => {
-                let value = self.anchors.get(&anchor).cloned().ok_or_else(|| {
+                let (value, size) = self.anchors.get(&anchor).cloned().ok_or_else(|| {
                     format!("line {}: alias of an unknown anchor", span.start.line())
                 })?;
+                // The copy counts at its full size, so aliases of aliases cannot explode.
+                self.count(size, span)?;
                 return Ok(value);
             }
             _ => return Err(format!("line {}: unexpected YAML event", span.start.line())),
@@ -144,7 +184,8 @@ impl<'input, I: Iterator<Item = (Event<'input>, Span)>> Builder<'input, I> {
             None => value,
         };
         if anchor > 0 {
-            self.anchors.insert(anchor, value.clone());
+            self.anchors
+                .insert(anchor, (value.clone(), self.nodes - before));
         }
         Ok(value)
     }
@@ -293,6 +334,24 @@ K: !Equals [!Ref Env, prod]
             decode("base: &tags {Project: p}\none: *tags\ntwo:\n  <<: *tags\n  Env: e\n").unwrap();
         assert_eq!(decoded.value["one"], json!({"Project": "p"}));
         assert_eq!(decoded.value["two"], json!({"Project": "p", "Env": "e"}));
+    }
+
+    #[test]
+    fn hostile_documents_are_refused_not_built() {
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 5), "]".repeat(MAX_DEPTH + 5));
+        assert!(decode(&deep).unwrap_err().contains("nested deeper"));
+        let fine = format!("{}{}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        assert!(decode(&fine).is_ok());
+        // Each level doubles the previous one: 2^30 values if built.
+        let mut laughs = String::from("a0: &a0 [x, x]\n");
+        for level in 1..30 {
+            laughs.push_str(&format!(
+                "a{level}: &a{level} [*a{}, *a{}]\n",
+                level - 1,
+                level - 1
+            ));
+        }
+        assert!(decode(&laughs).unwrap_err().contains("more than"));
     }
 
     #[test]
