@@ -380,8 +380,7 @@ fn an_enterprise_boundary_denies_pass_role_resource_policies_and_inline_grants()
         NOT_COUNTED.to_string(),
         OK_1.to_string(),
         "pattern 2 PROBLEM: iam:PassRole of LPMA_Demo_AgentCoreRuntime to bedrock-agentcore.amazonaws.com is not allowed by the permissions boundary BoundaryForLPMA, so this principal cannot create an AgentCore runtime. \
-         Fix: create the runtime once with an elevated role (examples/runtime-bootstrap.yaml, see docs/bootstrap.md); CI then only updates it, which needs no PassRole. \
-         Or: the permissions boundary BoundaryForLPMA must allow iam:PassRole on arn:aws:iam::123456789012:role/LPMA_* with the condition iam:PassedToService = bedrock-agentcore.amazonaws.com: ask its owners (usually security) to add that statement".to_string(),
+         Fix: create the runtime once with an elevated role (one-shot bootstrap, docs/bootstrap.md (examples/runtime-bootstrap.yaml)); CI then only updates it (UpdateAgentRuntime needs no PassRole) — or ask security to add bedrock-agentcore.amazonaws.com to the boundary's iam:PassedToService list".to_string(),
         OK_4.to_string(),
         "pattern 5 PROBLEM: bedrock-agentcore:PutResourcePolicy on arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/demo_Probe-0000000000 is not allowed by the permissions boundary BoundaryForLPMA. \
          Fix: the permissions boundary BoundaryForLPMA must allow bedrock-agentcore:PutResourcePolicy on arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/*: ask its owners (usually security) to add that statement".to_string(),
@@ -408,7 +407,7 @@ fn identity_policies_that_deny_or_do_not_allow() {
         format!("pattern 1 PROBLEM: iam:CreateRole of LPMA_Demo_Probe carrying the boundary BoundaryForLPMA is not allowed by any identity policy of the caller. \
          Fix: add an Allow statement for iam:CreateRole on arn:aws:iam::123456789012:role/LPMA_* with the condition iam:PermissionsBoundary = {BOUNDARY} to an identity policy of {ROLE}"),
         format!("pattern 2 PROBLEM: iam:PassRole of LPMA_Demo_AgentCoreRuntime to bedrock-agentcore.amazonaws.com is not allowed by any identity policy of the caller, so this principal cannot create an AgentCore runtime. \
-         Fix: create the runtime once with an elevated role (examples/runtime-bootstrap.yaml, see docs/bootstrap.md); CI then only updates it, which needs no PassRole. \
+         Fix: create the runtime once with an elevated role (one-shot bootstrap, docs/bootstrap.md (examples/runtime-bootstrap.yaml)); CI then only updates it (UpdateAgentRuntime needs no PassRole) — or ask security to add bedrock-agentcore.amazonaws.com to the boundary's iam:PassedToService list. \
          Or: add an Allow statement for iam:PassRole on arn:aws:iam::123456789012:role/LPMA_* with the condition iam:PassedToService = bedrock-agentcore.amazonaws.com to an identity policy of {ROLE}"),
         OK_4.to_string(),
         "pattern 5 PROBLEM: bedrock-agentcore:PutResourcePolicy on arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/demo_Probe-0000000000 is denied explicitly by policy Guarded. \

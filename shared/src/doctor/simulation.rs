@@ -16,7 +16,8 @@ use crate::iam_evaluation::Decision;
 use super::report::{Check, Status};
 use super::settings::DoctorSettings;
 
-pub const AGENTCORE_SERVICE: &str = "bedrock-agentcore.amazonaws.com";
+pub use crate::preflight::passrole::AGENTCORE_SERVICE;
+use crate::preflight::passrole::{judge, PassRoleAnswer};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProbeKind {
@@ -332,26 +333,35 @@ pub fn simulation_checks(
             Status::Ok,
             format!("{passed} is allowed: this principal can create AgentCore runtimes"),
         ),
-        Answer::Denied(denial) => Check::new(
-            "2",
-            Status::Problem,
-            format!(
-                "{passed} is {}, so this principal cannot create an AgentCore runtime",
-                denial.phrase()
-            ),
-        )
-        .with_fix(format!(
-            "create the runtime once with an elevated role (examples/runtime-bootstrap.yaml, see docs/bootstrap.md); CI then only updates it, which needs no PassRole. Or: {}",
-            denial.fix(
-                "iam:PassRole",
-                &prefixed_roles,
-                &format!(" with the condition iam:PassedToService = {AGENTCORE_SERVICE}"),
-                &principal.arn,
+        Answer::Denied(denial) => {
+            // The bootstrap fix is preflight's pattern-2 rule (the hook and `corebound check`
+            // print the same); a denial that is not the boundary's gets its own fix too.
+            let bootstrap = judge("", &principal.arn, &PassRoleAnswer::Denied(denial.phrase()))
+                .map(|finding| finding.fix)
+                .unwrap_or_default();
+            let fix = match denial {
+                Denial::Boundary(_) => bootstrap,
+                _ => format!(
+                    "{bootstrap}. Or: {}",
+                    denial.fix(
+                        "iam:PassRole",
+                        &prefixed_roles,
+                        &format!(" with the condition iam:PassedToService = {AGENTCORE_SERVICE}"),
+                        &principal.arn,
+                    )
+                ),
+            };
+            Check::new(
+                "2",
+                Status::Problem,
+                format!(
+                    "{passed} is {}, so this principal cannot create an AgentCore runtime",
+                    denial.phrase()
+                ),
             )
-        )),
-        Answer::CannotTell(why) => {
-            Check::new("2", Status::CannotTell, format!("{passed}: {why}"))
+            .with_fix(fix)
         }
+        Answer::CannotTell(why) => Check::new("2", Status::CannotTell, format!("{passed}: {why}")),
     };
 
     // Pattern 5: resource policies on the runtime.
@@ -654,8 +664,7 @@ mod tests {
             format!("pattern 1 PROBLEM: iam:CreateRole of LPMA_Demo_Probe carrying the boundary BoundaryForLPMA is not allowed by the permissions boundary BoundaryForLPMA. \
              Fix: the permissions boundary BoundaryForLPMA must allow iam:CreateRole on arn:aws:iam::123456789012:role/LPMA_* with the condition iam:PermissionsBoundary = {BOUNDARY}: ask its owners (usually security) to add that statement"),
             "pattern 2 PROBLEM: iam:PassRole of LPMA_Demo_AgentCoreRuntime to bedrock-agentcore.amazonaws.com is not allowed by the permissions boundary BoundaryForLPMA, so this principal cannot create an AgentCore runtime. \
-             Fix: create the runtime once with an elevated role (examples/runtime-bootstrap.yaml, see docs/bootstrap.md); CI then only updates it, which needs no PassRole. \
-             Or: the permissions boundary BoundaryForLPMA must allow iam:PassRole on arn:aws:iam::123456789012:role/LPMA_* with the condition iam:PassedToService = bedrock-agentcore.amazonaws.com: ask its owners (usually security) to add that statement".to_string(),
+             Fix: create the runtime once with an elevated role (one-shot bootstrap, docs/bootstrap.md (examples/runtime-bootstrap.yaml)); CI then only updates it (UpdateAgentRuntime needs no PassRole) — or ask security to add bedrock-agentcore.amazonaws.com to the boundary's iam:PassedToService list".to_string(),
             "pattern 5 PROBLEM: bedrock-agentcore:PutResourcePolicy on arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/Demo_Probe-0000000000 is denied by a service control policy of the organization. \
              Fix: a service control policy denies bedrock-agentcore:PutResourcePolicy: only the organization's administrators can change that (or deploy from an account where it is allowed)".to_string(),
             format!("pattern 6 PROBLEM: iam:PutRolePolicy on LPMA_Demo_Probe is not allowed by any identity policy of the caller, so Memory data-plane grants cannot be written on prefixed roles. \
