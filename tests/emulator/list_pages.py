@@ -1,6 +1,7 @@
 """Page sizes and continuation tokens for list calls moto 5.2.1 answers in one piece.
 
-moto ignores SQS `ListQueues` `MaxResults`/`NextToken` and KMS `ListKeys` / `ListAliases`
+moto ignores SQS `ListQueues` `MaxResults`/`NextToken` (and never lists past the first 1000
+queues) and KMS `ListKeys` / `ListAliases`
 `Limit`/`Marker` (it returns everything, `Truncated: false`). AWS pages them (API references):
 - SQS ListQueues: `MaxResults` 1..1000; `NextToken` only when `MaxResults` was given; without
   it, up to 1000 URLs;
@@ -18,7 +19,9 @@ import base64
 import io
 import json
 
-from awsproto import AwsRequest, Response, json_protocol_error
+from moto.sqs.models import sqs_backends
+
+from awsproto import ACCOUNT_ID, AwsRequest, Response, json_protocol_error
 
 # operation -> (size member, token member in, token member out, list member, default, max, size error, token error)
 _PAGED = {
@@ -73,6 +76,8 @@ def handle(request: AwsRequest, call_moto) -> Response:
         return status, headers, raw
     answer = json.loads(raw or b"{}")
     items = answer.get(list_member) or []
+    if list_member == "QueueUrls":
+        items = _every_queue_url(request, body.get("QueueNamePrefix"))
     page_size = size if size is not None else (default if default is not None else 1000)
     page = items[offset : offset + page_size]
     more = offset + page_size < len(items)
@@ -91,3 +96,15 @@ def handle(request: AwsRequest, call_moto) -> Response:
     encoded = json.dumps(answer).encode()
     headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
     return status, headers, encoded
+
+
+def _every_queue_url(request: AwsRequest, prefix: str | None) -> list[str]:
+    """Every queue's URL, as moto forms them (request scheme and host), past moto's cap of 1000."""
+    scheme = request.environ.get("wsgi.url_scheme", "http")
+    host = request.header("Host") or request.environ.get("SERVER_NAME", "localhost")
+    queues = sqs_backends[ACCOUNT_ID][request.region].queues
+    return [
+        f"{scheme}://{host}/{queue.account_id}/{name}"
+        for name, queue in queues.items()
+        if not prefix or name.startswith(prefix)
+    ]

@@ -809,6 +809,7 @@ class EmulatorTest(unittest.TestCase):
             urls += page["QueueUrls"]
             token = page.get("NextToken")
         self.assertEqual(len(set(urls)), 5)
+        self.assertEqual(set(urls), set(self.sqs.list_queues()["QueueUrls"]), "the same URLs as moto forms")
         self.assertNotIn("NextToken", self.sqs.list_queues())
         with self.assertRaises(ClientError) as context:
             self.sqs.list_queues(MaxResults=2, NextToken="not-a-token")
