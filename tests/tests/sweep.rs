@@ -411,7 +411,9 @@ fn report_mode_sweeps_every_page_writes_nothing_and_reports_every_resource() {
     assert_eq!(report["summary"]["needs_person"], 1, "the foreign key");
     assert!(!lock_exists(emu), "the lock is released at the end");
 
-    // One metrics line per unit and one for the sweep, in EMF.
+    // One metrics line per unit and one for the sweep, in EMF (the sweep's is the last line
+    // written; log lines may trail the invocation's answer).
+    assert!(process.wait_for_output("\"SweepNonCompliant\"", Duration::from_secs(10)));
     let metrics: Vec<Value> = process
         .log_records()
         .into_iter()
@@ -552,9 +554,10 @@ fn a_throttled_unit_is_retried_by_the_queue_and_a_vanished_resource_is_gone() {
     );
     let drained = drain(&mut process, emu, &fx);
     assert_eq!(drained.failed_items, 1, "the throttled unit, once");
-    assert!(process
-        .output()
-        .contains("sweep unit failed: the queue retries it"));
+    assert!(process.wait_for_output(
+        "sweep unit failed: the queue retries it",
+        Duration::from_secs(10)
+    ));
     let report = report(emu, &sweep_id);
     assert_eq!(entry(&report, &queue)["outcome"], "would-fix");
     let gone = entry(&report, &topic);
@@ -582,9 +585,18 @@ fn malformed_and_stale_units_change_nothing() {
         answer,
         json!({"batchItemFailures": [{"itemIdentifier": "m-malformed"}, {"itemIdentifier": "m-unknown-field"}]})
     );
-    assert!(process.wait_for_output("sweep unit rejected", Duration::from_secs(5)));
-    assert!(process.output().contains("unknown field"));
-    assert!(process.output().contains("does not hold the lock"));
+    // Log lines travel through a pipe and may trail the invocation's answer.
+    for needle in [
+        "sweep unit rejected",
+        "unknown field",
+        "does not hold the lock",
+    ] {
+        assert!(
+            process.wait_for_output(needle, Duration::from_secs(10)),
+            "{needle}: {}",
+            process.output()
+        );
+    }
     let operations: Vec<String> = emu.requests()[before..]
         .iter()
         .filter_map(|r| r["operation"].as_str().map(str::to_string))
