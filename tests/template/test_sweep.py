@@ -187,6 +187,11 @@ class ReportBucket(_Templates):
         self.assertEqual((tls["Effect"], tls["Condition"]), ("Deny", {"Bool": {"aws:SecureTransport": "false"}}))
         self.assertTrue({"s3:GetObject", "s3:PutObject", "s3:ListBucket"} <= set(tls["Action"]))
         self.assertEqual(set(tls["Resource"]), {"<ReportBucket.Arn>", "<ReportBucket.Arn>/*"})
+        writes = statements["OnlyTheRemediatorWritesSweepReports"]
+        self.assertEqual((writes["Effect"], writes["Principal"], writes["Action"]), ("Deny", {"AWS": "*"}, "s3:PutObject"))
+        self.assertEqual(writes["Condition"]["ArnNotEquals"]["aws:PrincipalArn"], ROLE_ARN)
+        self.assertEqual(set(writes["Resource"]), {f"<ReportBucket.Arn>/{code_constant(name)}*"
+                                                   for name in ("REPORTS_PREFIX", "PARTS_PREFIX")})
         kept = statements["ReportsAreKept"]
         self.assertEqual((kept["Effect"], kept["Principal"], kept["Action"], kept["Resource"]),
                          ("Deny", {"AWS": "*"}, "s3:DeleteObjectVersion", "<ReportBucket.Arn>/*"))
