@@ -13,7 +13,7 @@ LINT_PYTHON := $(LINT_VENV)/bin/python
 export COREBOUND_PYTHON := $(abspath $(PYTHON))
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: setup test test-rust test-python test-templates check-templates lint demo local bench fuzz clean
+.PHONY: setup test test-rust test-python test-templates check-templates lint demo demo-org local bench fuzz clean
 
 ## Python venvs: the pinned local AWS emulator (moto), and the template linters (cfn-lint, checkov).
 setup: $(VENV)/.installed $(LINT_VENV)/.installed
@@ -62,6 +62,12 @@ lint:
 demo: setup
 	cargo build --workspace --bins
 	"$(TARGET_DIR)/debug/demo"
+
+## Organization mode (issue 13): a hub and two spokes in two regions on local AWS, the events
+## each spoke forwards, the faults, and what happened in each account.
+demo-org: setup
+	cargo build -p remediator -p corebound-tests --bins
+	"$(TARGET_DIR)/debug/demo_org"
 
 ## Local AWS in the foreground, seeded with every resource events/ names; prints the `export`
 ## lines for the shell that runs `cargo lambda watch` (README: "Run a function locally by hand").

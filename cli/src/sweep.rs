@@ -132,12 +132,18 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
         );
     }
     let mode = config.mode;
+    // The command sweeps the account of its credentials only (no organization fan-out).
+    let accounts = corebound::accounts::AccountSettings::parse(None, &config, region.as_deref())
+        .map_err(|error| CliError::Settings(error.to_string()))?;
+    let targets = remediator::targets::Targets::new(&sdk, clients.clone(), None);
     let remediator = Remediator {
         config,
         retry,
         // The command hands nothing back to a queue: no deferral, no retries through SQS.
         deferral: DeferralConfig::from_env(|_| None).map_err(settings_error)?,
         clients,
+        accounts,
+        targets,
         alerted: Default::default(),
     };
     let mut bar = Bar::new();

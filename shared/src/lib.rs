@@ -4,6 +4,7 @@
 //! tag and encryption rules, the CloudFormation custom-resource protocol); the functions
 //! under `functions/` stay thin and only wire AWS clients to it.
 
+pub mod accounts;
 pub mod agentcore_actions;
 pub mod arn;
 pub mod aws;

@@ -68,6 +68,8 @@ class AwsRequest:
     body: bytes = b""
     form: dict[str, list[str]] = field(default_factory=dict)
     operation: str | None = None
+    # The account the request acts in (its access key's; set by the emulator, moto's own rule).
+    account: str = ACCOUNT_ID
 
     def header(self, name: str) -> str | None:
         return self.environ.get("HTTP_" + name.upper().replace("-", "_"))

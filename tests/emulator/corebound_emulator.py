@@ -20,6 +20,9 @@ builds it) and routes on the SigV4 credential scope of each request:
 - tag calls that would take a resource past AWS's 50-tag limit (Logs, SQS, IAM, S3), which moto
   lets through: answered with the service's error (tag_limits.py).
 - SQS SSE-KMS and SSE-SQS kept mutually exclusive, as in AWS (sqs_sse.py).
+- `sts` AssumeRole: refused as STS refuses it (missing role, trust policy, ExternalId,
+  aws:PrincipalOrgID), which moto never does; and any request signed by an expired session or
+  for an action denied to the session's role is answered as AWS would (sts_sessions.py).
 - everything else: moto, unchanged.
 Unsigned path-style `PUT|GET /cloudformation-response/<name>` is the local stand-in for
 CloudFormation's ResponseURL (cfn_responses.py): it stores and shows the answers of custom resources.
@@ -55,10 +58,11 @@ import list_pages
 import tagging_api
 from agentcore import AgentCore, NotSeeded, SeedError
 from s3_races import RaceError, S3Races
-from awsproto import ACCOUNT_ID, AwsRequest, Response, error_for, parse_request
+from awsproto import AwsRequest, Response, error_for, parse_request
 from cfn_responses import CloudFormationResponses
 from iam_roles import InlinePolicies, canonical_role_name, duplicate_role
 from iam_simulation import ScriptError, Simulator
+from sts_sessions import Sessions, account_of
 
 # moto 5.2.1 leaves a key's KeyUsage unset when CreateKey omits it, so DescribeKey answers without
 # one; AWS defaults it to ENCRYPT_DECRYPT and always returns it.
@@ -142,6 +146,8 @@ class RequestLog:
             "method": request.method,
             "path": request.path,
             "status": status,
+            "account": request.account,
+            "region": request.region,
         }
         with self.lock:
             self.entries.append(entry)
@@ -169,6 +175,7 @@ class Emulator:
         self.races = S3Races()
         self.log = RequestLog()
         self.cfn_responses = CloudFormationResponses()
+        self.sessions = Sessions()
         self.control = ControlApi(self)
 
     def __call__(self, environ: dict, start_response):
@@ -181,6 +188,7 @@ class Emulator:
             return self.moto(environ, start_response)
 
         request = parse_request(environ)
+        request.account = account_of(request)
 
         answered: list[int] = []
 
@@ -207,7 +215,18 @@ class Emulator:
         if request.service == "bedrock-agentcore":
             operation, labels = self.agentcore.route(request)
             request.operation = operation
-            return self.faults.take(request) or self.agentcore.handle(request, operation, labels)
+            return (
+                self.sessions.check(request)
+                or self.faults.take(request)
+                or self.agentcore.handle(request, operation, labels)
+            )
+        refused = self.sessions.check(request)
+        if refused is not None:
+            return refused
+        if request.service == "sts" and request.operation == "AssumeRole":
+            refused = self.faults.take(request) or self.sessions.assume_role(request)
+            if refused is not None:
+                return refused
         fault = self.faults.take(request)
         if fault is not None:
             return fault
@@ -218,8 +237,9 @@ class Emulator:
         if refused is not None:
             return refused
         if request.service == "iam":
-            # moto keys its IAM backends by partition (IAM is global within one).
-            iam_backend = iam_backends[ACCOUNT_ID]["aws"]
+            # moto keys its IAM backends by account (the caller's access key) and partition
+            # (IAM is global within one).
+            iam_backend = iam_backends[account_of(request)]["aws"]
             if request.operation == "SimulatePrincipalPolicy":
                 return self.simulator.simulate(request, iam_backend)
             duplicate = duplicate_role(request, iam_backend)
@@ -255,13 +275,14 @@ class Emulator:
         self.races.reset()
         self.log.clear()
         self.cfn_responses.reset()
+        self.sessions.reset()
 
 
 class ControlApi:
     """JSON control endpoints for tests and the demo (never logged); bodies are in README.md.
 
     POST   /_corebound/reset                          moto and all emulator state (stored CloudFormation answers too)
-    GET    /_corebound/requests                       {"requests": [{service, operation, method, path, status}]}
+    GET    /_corebound/requests                       {"requests": [{service, operation, method, path, status, account, region}]}
     POST   /_corebound/agentcore/runtimes             seed a runtime -> GetAgentRuntime shape + endpointArns
     POST   /_corebound/agentcore/runtimes/{id}/status {"status": ..., "failureReason"?} -> the runtime
     DELETE /_corebound/agentcore/runtimes/{id}        remove it with its endpoints, policies and tags
@@ -280,6 +301,11 @@ class ControlApi:
     POST   /_corebound/bulk/cmk                       a CMK the account and CloudWatch Logs may use (bulk_seed.py)
     POST   /_corebound/bulk/seed                      many resources of every swept type, in-process (bulk_seed.py)
     POST   /_corebound/bulk/check                     which of them lack a tag or the CMK, read from the backends
+    PUT    /_corebound/organizations                  {"accounts": {account: "o-..."}}: aws:PrincipalOrgID per account
+    POST   /_corebound/accounts/{account}/credentials an administrator's access key in that account (set-up)
+    POST   /_corebound/sts/sessions                   {"role_arn", "session_name"?}: a session as Lambda gives a function
+    POST   /_corebound/sts/expire                     {"role_arn"} or {"account"}: its sessions expire now
+    POST   /_corebound/iam/deny                       {"role_arn", "action": "sns:TagResource"}: that role loses the action
     """
 
     def __init__(self, emulator: Emulator) -> None:
@@ -340,6 +366,16 @@ class ControlApi:
                     return _control(200, bulk_seed.seed(spec, self.emulator.agentcore))
                 case ("POST", ["bulk", "check"]):
                     return _control(200, bulk_seed.check(spec, self.emulator.agentcore))
+                case ("PUT", ["organizations"]):
+                    return _control(200, self.emulator.sessions.configure_organizations(spec))
+                case ("POST", ["accounts", account, "credentials"]):
+                    return _control(200, self.emulator.sessions.account_credentials(account))
+                case ("POST", ["sts", "sessions"]):
+                    return _control(200, self.emulator.sessions.create_session(spec))
+                case ("POST", ["sts", "expire"]):
+                    return _control(200, self.emulator.sessions.expire(spec))
+                case ("POST", ["iam", "deny"]):
+                    return _control(200, self.emulator.sessions.deny(spec))
         except NotSeeded as missing:
             return _control(404, {"error": f"not found: {missing.args[0]}"})
         except (SeedError, ScriptError, RaceError, ValueError) as invalid:

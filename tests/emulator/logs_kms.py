@@ -24,7 +24,7 @@ import fnmatch
 import json
 import re
 
-from awsproto import ACCOUNT_ID, AwsRequest, Response, json_protocol_error
+from awsproto import AwsRequest, Response, json_protocol_error
 
 _LOG_GROUP_ARN = re.compile(r"arn:aws[a-z-]*:logs:([a-z0-9-]+):(\d{12}):log-group:([^:]+)(?::\*)?")
 _KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/([a-zA-Z0-9-]+)")
@@ -75,10 +75,10 @@ def _log_group(request: AwsRequest, body: dict, logs_backends):
         match = _LOG_GROUP_ARN.fullmatch(identifier)
         if not match:
             raise _LogsError("InvalidParameterException", f"resourceIdentifier is not a log group ARN: {identifier}")
-        if match.group(1) != region or match.group(2) != ACCOUNT_ID:
+        if match.group(1) != region or match.group(2) != request.account:
             raise _LogsError("ResourceNotFoundException", "The specified log group does not exist.")
         name = match.group(3)
-    group = logs_backends[ACCOUNT_ID][region].groups.get(name)
+    group = logs_backends[request.account][region].groups.get(name)
     if group is None:
         raise _LogsError("ResourceNotFoundException", "The specified log group does not exist.")
     return group
@@ -117,7 +117,7 @@ def _check_key_policy(key_arn: str, group, region: str, kms_backends) -> None:
     statements = policy.get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]
-    context = {"kms:encryptioncontext:aws:logs:arn": group_arn, "aws:sourceaccount": ACCOUNT_ID}
+    context = {"kms:encryptioncontext:aws:logs:arn": group_arn, "aws:sourceaccount": group_arn.split(":")[4]}
     for action in _LOGS_NEEDS:
         allowed = False
         for statement in statements:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 
-from awsproto import ACCOUNT_ID, AwsRequest, Response, _buffer_body, json_protocol_error, query_error, s3_error
+from awsproto import AwsRequest, Response, _buffer_body, json_protocol_error, query_error, s3_error
 
 LIMIT = 50
 _LOG_GROUP_ARN = re.compile(r"arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:([^:]+)(?::\*)?")
@@ -53,7 +53,7 @@ def _json_body(request: AwsRequest) -> dict:
 
 def _logs(request: AwsRequest, logs_backends) -> Response | None:
     body = _json_body(request)
-    backend = logs_backends[ACCOUNT_ID][request.region]
+    backend = logs_backends[request.account][request.region]
     if request.operation == "TagResource":
         match = _LOG_GROUP_ARN.fullmatch(body.get("resourceArn", ""))
         if not match:
@@ -73,7 +73,7 @@ def _logs(request: AwsRequest, logs_backends) -> Response | None:
 def _sqs(request: AwsRequest, sqs_backends) -> Response | None:
     body = _json_body(request)
     name = body.get("QueueUrl", "").rstrip("/").rsplit("/", 1)[-1]
-    queue = sqs_backends[ACCOUNT_ID][request.region].get_queue(name)
+    queue = sqs_backends[request.account][request.region].get_queue(name)
     new = body.get("Tags") or {}
     if len(set(queue.tags) | set(new)) > LIMIT:
         return json_protocol_error(400, "InvalidParameterValue", f"Too many tags added for queue {name}.", request.target)
@@ -81,7 +81,7 @@ def _sqs(request: AwsRequest, sqs_backends) -> Response | None:
 
 
 def _iam(request: AwsRequest, iam_backends) -> Response | None:
-    role = iam_backends[ACCOUNT_ID]["aws"].get_role(request.form_value("RoleName") or "")
+    role = iam_backends[request.account]["aws"].get_role(request.form_value("RoleName") or "")
     keys = {tag["Key"].lower() for tag in role.tags}
     index = 1
     while (key := request.form_value(f"Tags.member.{index}.Key")) is not None:

@@ -561,7 +561,7 @@ class EmulatorTest(unittest.TestCase):
     def test_other_iam_calls_reach_moto(self) -> None:
         role = self.create_role("LPMA_other")
         self.assertEqual(self.iam.get_role(RoleName="LPMA_other")["Role"]["Arn"], role)
-        self.assertEqual(self.requests()[-1], {"service": "iam", "operation": "GetRole", "method": "POST", "path": "/", "status": 200})
+        self.assertEqual(self.requests()[-1], {"service": "iam", "operation": "GetRole", "method": "POST", "path": "/", "status": 200, "account": ACCOUNT, "region": REGION})
 
     # --- CloudFormation stacks (the preflight hook reads their tags) -----------------------
 

@@ -16,12 +16,38 @@ use serde_json::Value;
 
 use crate::emulator::Emulator;
 
-/// `Authorization` header routing a request to `service` in us-east-1.
+/// `Authorization` header routing a request to `service`: in us-east-1 with the access key
+/// `testing` (the emulator's account 123456789012), or as the caller [`as_caller`] set.
 pub fn authorization(service: &str) -> String {
+    let (access_key, region) = CALLER.with(|caller| {
+        caller
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| ("testing".to_string(), "us-east-1".to_string()))
+    });
     format!(
-        "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
+        "AWS4-HMAC-SHA256 Credential={access_key}/20260101/{region}/{service}/aws4_request, \
          SignedHeaders=host, Signature=0"
     )
+}
+
+thread_local! {
+    /// (access key, region) of the calls made on this thread, when not the default.
+    static CALLER: std::cell::RefCell<Option<(String, String)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `calls` as another caller: the emulator maps an access key to its account (moto's
+/// rule), and the region routes the request. Every helper of this module made inside `calls`
+/// on this thread acts in that account and region (multi-account tests, `make demo-org`).
+pub fn as_caller<T>(access_key: &str, region: &str, calls: impl FnOnce() -> T) -> T {
+    let previous = CALLER.with(|caller| {
+        caller
+            .borrow_mut()
+            .replace((access_key.to_string(), region.to_string()))
+    });
+    let result = calls();
+    CALLER.with(|caller| *caller.borrow_mut() = previous);
+    result
 }
 
 /// One HTTP/1.1 request with a raw body; returns the status and the body text.

@@ -9,6 +9,7 @@ pub mod http_client;
 pub mod http_server;
 pub mod lambda_process;
 pub mod local;
+pub mod organization;
 pub mod remediator;
 pub mod response_capture;
 

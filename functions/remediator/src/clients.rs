@@ -2,6 +2,7 @@
 
 use aws_config::SdkConfig;
 
+#[derive(Clone)]
 pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,

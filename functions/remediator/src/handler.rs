@@ -43,6 +43,8 @@ use crate::clients::Clients;
 use crate::deferral::requeue;
 use crate::observe::{identify, observe, Identified};
 use crate::retry::{CallError, FailureKind, RetryPolicy};
+use crate::targets::{stale_credentials, Target, Targets};
+use corebound::accounts::AccountSettings;
 
 /// Kept back from the Lambda deadline for the audit records, the alert and the error.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
@@ -55,7 +57,12 @@ pub struct Remediator {
     pub config: RemediationConfig,
     pub retry: RetryPolicy,
     pub deferral: DeferralConfig,
+    /// The function's own clients (its account and region): alerts, the deferral queue.
     pub clients: Clients,
+    /// `ACCOUNT_SETTINGS`: which accounts are acted on, and each one's tags, keys and mode.
+    pub accounts: AccountSettings,
+    /// Clients bound to each event's (account, region).
+    pub targets: Targets,
     /// Without `DEFERRAL_QUEUE_URL`, Lambda's own retries run the event again with nothing
     /// that tells a retry apart; a retry that lands in the same (warm) execution environment
     /// is recognised here and not alerted again.
@@ -89,6 +96,10 @@ struct Outcome {
     /// Failures that make the event fail.
     failures: Vec<String>,
     writes: usize,
+    /// The mode the event was judged in (its account's); `None`: the function's.
+    mode: Option<Mode>,
+    /// A call was refused for expired or revoked credentials (a spoke session mid-burst).
+    stale_credentials: bool,
 }
 
 impl Outcome {
@@ -108,6 +119,8 @@ impl Outcome {
             lines,
             failures: Vec::new(),
             writes: 0,
+            mode: None,
+            stale_credentials: false,
         }
     }
 }
@@ -126,6 +139,8 @@ pub struct Fix {
     /// A write failed with throttling or a server fault (after the retries): worth another try.
     pub transient_failure: bool,
     pub records: Vec<AuditRecord>,
+    /// A write was refused for expired or revoked credentials (a spoke session).
+    pub stale_credentials: bool,
 }
 
 /// How the event arrived.
@@ -149,7 +164,8 @@ impl Remediator {
         let trusted = TrustedAccounts::learn(
             Some(event.context.invoked_function_arn.as_str()),
             self.config.self_role_arn.as_deref(),
-        );
+        )
+        .with_others(self.accounts.other_accounts());
         match Delivery::from_payload(event.payload) {
             Delivery::Direct(payload) => {
                 let arrival = Arrival {
@@ -236,9 +252,12 @@ impl Remediator {
             lines,
             mut failures,
             writes,
+            mode,
+            ..
         } = self
             .remediate(&parsed, payload, arrival, trusted, retry)
             .await;
+        let mode = mode.unwrap_or(self.config.mode);
 
         for record in &records {
             emit(record);
@@ -249,13 +268,7 @@ impl Remediator {
         let alert_now =
             first_attempt && (failures.is_empty() || self.first_failure_here(&parsed.event_id));
         if let (Some(topic), true) = (&self.config.alert_topic_arn, alert_now) {
-            let alert = Alert::compose(
-                &parsed.event_id,
-                &resource,
-                self.config.mode,
-                &lines,
-                &records,
-            );
+            let alert = Alert::compose(&parsed.event_id, &resource, mode, &lines, &records);
             if let Some(alert) = alert {
                 if let Err(error) = alert.publish(&self.clients.sns, retry, topic).await {
                     tracing::error!(%error, topic, "could not publish the alert");
@@ -302,7 +315,7 @@ impl Remediator {
         Ok(json!({
             "event_id": parsed.event_id,
             "resource": resource,
-            "mode": self.config.mode,
+            "mode": mode,
             "records": records.len(),
             "writes": writes,
             "needs_person": needs_person,
@@ -346,19 +359,110 @@ impl Remediator {
         if let Some(outcome) = self.defer(event, payload, arrival, retry).await {
             return outcome;
         }
+        let target = Target::of(event);
+        let own = trusted.own.as_deref();
+        let settings = match self.accounts.resolve(&target.account, &target.region, own) {
+            Ok(settings) => settings,
+            Err(unresolved) => {
+                let reason = SkipReason::NoSettings {
+                    account: target.account.clone(),
+                    region: target.region.clone(),
+                    reason: unresolved.to_string(),
+                };
+                return Outcome::skipped(event, &reason, None);
+            }
+        };
+        let partition = trusted.partition.as_deref().unwrap_or("aws");
+        // A spoke session expired or revoked in the middle of a burst is re-assumed once.
+        let mut reassumed = false;
+        loop {
+            let bound = match self.targets.clients(&target, own, partition, retry).await {
+                Ok(bound) => bound,
+                Err(unreachable) if unreachable.transient => {
+                    let line = unreachable.to_string();
+                    let mut outcome = Outcome::skipped(
+                        event,
+                        &SkipReason::AccountUnreachable {
+                            account: unreachable.account.clone(),
+                            role_arn: unreachable.role_arn.clone(),
+                            error_code: unreachable.error_code.clone(),
+                            reason: unreachable.reason.clone(),
+                        },
+                        None,
+                    );
+                    // Throttled or timed out: retried like any failed read.
+                    outcome.failures.push(line);
+                    return outcome;
+                }
+                Err(unreachable) => {
+                    let reason = SkipReason::AccountUnreachable {
+                        account: unreachable.account,
+                        role_arn: unreachable.role_arn,
+                        error_code: unreachable.error_code,
+                        reason: unreachable.reason,
+                    };
+                    return Outcome::skipped(event, &reason, None);
+                }
+            };
+            let mut config = settings.apply_to(&self.config);
+            if bound.assumed_role.is_some() || config.kms_key_arn != self.config.kms_key_arn {
+                config.key_status = self
+                    .targets
+                    .key_status(&target, &bound.clients, &config.kms_key_arn, retry)
+                    .await;
+            }
+            let mut outcome = self
+                .remediate_in(event, resource, &bound.clients, &config, partition, retry)
+                .await;
+            if outcome.stale_credentials && bound.assumed_role.is_some() && !reassumed {
+                tracing::warn!(
+                    account = %target.account,
+                    "the spoke session was refused (expired or revoked): assuming the role again"
+                );
+                self.targets.invalidate(&target.account);
+                reassumed = true;
+                continue;
+            }
+            if bound.assumed_role.is_some() {
+                // The resource's ARN does not always name its account (S3): the lines do.
+                for line in outcome.lines.iter_mut().chain(outcome.failures.iter_mut()) {
+                    *line = format!("in account {} ({}): {line}", target.account, target.region);
+                }
+            }
+            outcome.mode = Some(config.mode);
+            return outcome;
+        }
+    }
 
-        // Bucket ARNs carry no region or account, only the partition (the key's).
-        let partition = self.config.kms_key_arn.split(':').nth(1).unwrap_or("aws");
-        let identified = match identify(&self.clients, retry, partition, resource).await {
+    /// The observe → plan → apply of one resource with clients and settings bound to the
+    /// event's account and region.
+    async fn remediate_in(
+        &self,
+        event: &CreateEvent,
+        resource: &ResourceRef,
+        clients: &Clients,
+        config: &RemediationConfig,
+        partition: &str,
+        retry: &RetryPolicy,
+    ) -> Outcome {
+        let identified = match identify(clients, retry, partition, resource).await {
             Ok(identified) => identified,
             Err(error) => return read_failed(event, resource, &error),
         };
-        if let Err(reason) = scope_of_names(&identified.scope_names(), &self.config) {
+        if let Err(reason) = scope_of_names(&identified.scope_names(), config) {
             return Outcome::skipped(event, &reason, Some(identified.resource.identifier()));
         }
 
         let fix = match self
-            .fix(&event.event_id, &identified, event.trigger(), retry)
+            .fix_in(
+                &event.event_id,
+                &identified,
+                event.trigger(),
+                clients,
+                config,
+                partition,
+                retry,
+            )
             .await
         {
             Ok(fix) => fix,
@@ -394,6 +498,8 @@ impl Remediator {
                 .filter(|outcome| outcome.is_ok())
                 .count(),
             failures,
+            mode: None,
+            stale_credentials: fix.stale_credentials,
         }
     }
 
@@ -409,20 +515,42 @@ impl Remediator {
     ) -> Result<Fix, CallError> {
         // Bucket ARNs carry no region or account, only the partition (the key's).
         let partition = self.config.kms_key_arn.split(':').nth(1).unwrap_or("aws");
-        let observed = observe(&self.clients, retry, partition, identified).await?;
+        self.fix_in(
+            event_id,
+            identified,
+            trigger,
+            &self.clients,
+            &self.config,
+            partition,
+            retry,
+        )
+        .await
+    }
+
+    /// [`Self::fix`] with clients and settings bound to one (account, region) (the hub's
+    /// targets, `crate::targets`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn fix_in(
+        &self,
+        event_id: &str,
+        identified: &Identified,
+        trigger: Trigger,
+        clients: &Clients,
+        config: &RemediationConfig,
+        partition: &str,
+        retry: &RetryPolicy,
+    ) -> Result<Fix, CallError> {
+        let observed = observe(clients, retry, partition, identified).await?;
 
         // A PutBucketTagging / PutBucketEncryption event judges only its own rule.
-        let mut decided = restrict_to_trigger(
-            plan(&observed.resource, &observed.state, &self.config),
-            trigger,
-        );
+        let mut decided =
+            restrict_to_trigger(plan(&observed.resource, &observed.state, config), trigger);
         // A switch to the CMK must not break a delivery into the resource (or Logs' use
         // of the key): the key policy is read then, once for this invocation.
         let kind = observed.resource.kind();
         if needs_key_policy(&decided, kind, &observed.state) {
             let key_policy =
-                crate::project_key::key_policy(&self.clients, retry, &self.config.kms_key_arn)
-                    .await;
+                crate::project_key::key_policy(clients, retry, &config.kms_key_arn).await;
             let read = match &key_policy {
                 Ok(policy) => Ok(policy),
                 Err(error) => Err(error.as_str()),
@@ -432,17 +560,18 @@ impl Remediator {
         let mut outcomes: Vec<Result<(), String>> = Vec::new();
         let mut details: Vec<Option<Value>> = Vec::new();
         let mut transient_failure = false;
-        if self.config.mode == Mode::Enforce {
+        let mut stale = false;
+        if config.mode == Mode::Enforce {
             // The actions are independent (tags, encryption): a failed one does not stop the others.
             for action in &decided.actions {
                 let (outcome, detail) = match action {
                     // S3 has no conditional write: re-read, write, read back (bucket_tags.rs).
                     Action::ReplaceBucketTags { .. } => {
                         match write_bucket_tags(
-                            &self.clients,
+                            clients,
                             retry,
                             &observed.target,
-                            &self.config.required_tags,
+                            &config.required_tags,
                         )
                         .await
                         {
@@ -450,14 +579,12 @@ impl Remediator {
                             Err(error) => (Err(error), None),
                         }
                     }
-                    action => (
-                        apply(&self.clients, retry, &observed.target, action).await,
-                        None,
-                    ),
+                    action => (apply(clients, retry, &observed.target, action).await, None),
                 };
                 transient_failure |= outcome
                     .as_ref()
                     .is_err_and(|error| error.kind == FailureKind::Transient);
+                stale |= outcome.as_ref().is_err_and(stale_credentials);
                 outcomes.push(outcome.map_err(|error| error.to_string()));
                 details.push(detail);
             }
@@ -468,7 +595,7 @@ impl Remediator {
                 &mut details,
             );
         }
-        let execution = match self.config.mode {
+        let execution = match config.mode {
             Mode::Report => Execution::Report,
             Mode::Enforce => Execution::Enforced(&outcomes),
         };
@@ -491,6 +618,7 @@ impl Remediator {
             outcomes,
             transient_failure,
             records,
+            stale_credentials: stale,
         })
     }
 
@@ -594,6 +722,8 @@ fn read_failed(event: &CreateEvent, resource: &ResourceRef, error: &CallError) -
         lines: vec![line.clone()],
         failures: vec![line],
         writes: 0,
+        mode: None,
+        stale_credentials: stale_credentials(error),
     }
 }
 

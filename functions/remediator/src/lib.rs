@@ -13,3 +13,4 @@ pub mod observe;
 pub mod project_key;
 pub mod retry;
 pub mod sweep;
+pub mod targets;

@@ -9,12 +9,15 @@
 //! `REQUIRED_ROLE_PREFIX`, `SELF_ROLE_ARN`, `OPT_OUT_TAG`), the retry settings of
 //! `remediator::retry` (`REMEDIATION_RETRY_ATTEMPTS`, `REMEDIATION_RETRY_BACKOFF_MS`) and the deferral
 //! queue of `corebound::remediation::DeferralConfig` (`DEFERRAL_QUEUE_URL`,
-//! `DEFERRAL_DELAY_SECONDS`) and the sweep's `corebound::sweep::SweepSettings` (`SWEEP_QUEUE_URL`,
-//! `REPORT_BUCKET`, `SWEEP_PAGE_SIZE`, `SWEEP_LOCK_SECONDS`). Invalid configuration stops the function at start with a
-//! message naming the variable.
+//! `DEFERRAL_DELAY_SECONDS`), the sweep's `corebound::sweep::SweepSettings` (`SWEEP_QUEUE_URL`,
+//! `REPORT_BUCKET`, `SWEEP_PAGE_SIZE`, `SWEEP_LOCK_SECONDS`), and organization mode (issue 13):
+//! `ACCOUNT_SETTINGS` (a JSON document or `ssm:<parameter>`, `corebound::accounts`),
+//! `SPOKE_ROLE_NAME`, `SPOKE_EXTERNAL_ID`. Invalid configuration stops the function at start
+//! with a message naming the variable (and, for `ACCOUNT_SETTINGS`, the account and field).
 
 use std::time::{Duration, Instant};
 
+use corebound::accounts::{AccountSettings, Source};
 use corebound::remediation::{ConfigError, DeferralConfig, RemediationConfig};
 use corebound::sweep::SweepSettings;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -23,6 +26,7 @@ use serde_json::Value;
 use remediator::clients::Clients;
 use remediator::handler::Remediator;
 use remediator::retry::RetryPolicy;
+use remediator::targets::{SpokeRole, Targets};
 use remediator::{init_error, project_key};
 
 #[tokio::main(flavor = "current_thread")]
@@ -38,6 +42,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let sdk = corebound::aws::load_sdk_config().await;
     let clients = Clients::new(&sdk);
+    let accounts = match account_settings(&sdk, &config, &retry).await {
+        Ok(accounts) => accounts,
+        Err(message) => {
+            tracing::error!(variable = "ACCOUNT_SETTINGS", "{message}");
+            init_error::report(&message).await;
+            return Err(message.into());
+        }
+    };
     // One DescribeKey (and ListAliases) per cold start, inside Lambda's 10 s init phase.
     let init_retry = retry.until(Instant::now() + INIT_BUDGET);
     let region = std::env::var("AWS_REGION")
@@ -63,11 +75,25 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         report_bucket = ?sweep.report_bucket,
         "remediator ready"
     );
+    tracing::info!(
+        organization = accounts.configured(),
+        other_accounts = ?accounts.other_accounts(),
+        spoke_role = ?config.spoke_role_name,
+        "account settings ready"
+    );
+    let spoke = config
+        .spoke_role_name
+        .clone()
+        .zip(config.spoke_external_id.clone())
+        .map(|(name, external_id)| SpokeRole { name, external_id });
+    let targets = Targets::new(&sdk, clients.clone(), spoke);
     let remediator = Remediator {
         config,
         retry,
         deferral,
         clients,
+        accounts,
+        targets,
         alerted: Default::default(),
     };
     let remediator = &remediator;
@@ -96,4 +122,42 @@ fn configuration() -> Result<Settings, ConfigError> {
         DeferralConfig::from_env(lookup)?,
         SweepSettings::from_env(lookup)?,
     ))
+}
+
+/// `ACCOUNT_SETTINGS`, fetched (an `ssm:` parameter, at start) and validated; the error names
+/// the variable, and the account and field at fault.
+async fn account_settings(
+    sdk: &aws_config::SdkConfig,
+    config: &RemediationConfig,
+    retry: &RetryPolicy,
+) -> Result<AccountSettings, String> {
+    let raw = std::env::var(corebound::accounts::ACCOUNT_SETTINGS).ok();
+    let region = std::env::var("AWS_REGION").ok();
+    let text = match Source::from_value(raw.as_deref()).map_err(|error| error.to_string())? {
+        Source::Unset => None,
+        Source::Document(text) => Some(text),
+        Source::Parameter(name) => {
+            let ssm = aws_sdk_ssm::Client::new(sdk);
+            let init_retry = retry.until(Instant::now() + INIT_BUDGET);
+            let output = init_retry
+                .sdk("ssm:GetParameter", || {
+                    ssm.get_parameter().name(&name).with_decryption(true).send()
+                })
+                .await
+                .map_err(|error| {
+                    format!(
+                        "invalid ACCOUNT_SETTINGS: the parameter {name} could not be read: {error}"
+                    )
+                })?;
+            let value = output
+                .parameter()
+                .and_then(|parameter| parameter.value())
+                .ok_or_else(|| {
+                    format!("invalid ACCOUNT_SETTINGS: the parameter {name} has no value")
+                })?;
+            Some(value.to_string())
+        }
+    };
+    AccountSettings::parse(text.as_deref(), config, region.as_deref())
+        .map_err(|error| error.to_string())
 }

@@ -113,7 +113,9 @@ impl AuditRecord {
             |resource| resource.identifier().to_string(),
         );
         let action = match reason {
-            SkipReason::ResourceNotInEvent { .. } => AuditAction::Reported,
+            SkipReason::ResourceNotInEvent { .. }
+            | SkipReason::NoSettings { .. }
+            | SkipReason::AccountUnreachable { .. } => AuditAction::Reported,
             _ => AuditAction::None,
         };
         let rule = match reason {

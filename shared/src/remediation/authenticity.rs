@@ -9,12 +9,15 @@
 //!
 //! 1. `source` starts with `aws.`;
 //! 2. `detail.eventSource` is that service's: `aws.s3` ↔ `s3.amazonaws.com`;
-//! 3. `account` is one of the [`TrustedAccounts`]: today the function's own account.
+//! 3. `account` is one of the [`TrustedAccounts`]: the function's own account, and in
+//!    organization mode the accounts `ACCOUNT_SETTINGS` covers
+//!    ([`crate::accounts::AccountSettings::other_accounts`] decides which).
 //!
 //! Anything else is audited as [`SkipReason::NotAuthentic`](super::SkipReason) with no AWS
 //! call at all. Organization mode (a hub account receiving other accounts' events through
 //! its own rule) extends [`TrustedAccounts`], not the checks.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::Serialize;
@@ -25,9 +28,27 @@ use super::event::CreateEvent;
 /// The accounts whose events the function acts on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TrustedAccounts {
-    /// The function's own account; `None` when it could not be learned (then nothing is
-    /// trusted).
+    /// The function's own account; `None` when it could not be learned (then only the
+    /// listed [`OtherAccounts`] are trusted).
     pub own: Option<String>,
+    /// Other accounts (organization mode); none by default.
+    pub others: OtherAccounts,
+    /// The function's partition (`aws`, `aws-cn`...), learned with its account: the spoke
+    /// roles' ARNs are built in it.
+    pub partition: Option<String>,
+}
+
+/// The accounts besides the function's own that a hub acts on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OtherAccounts {
+    /// Single-account deployment.
+    #[default]
+    None,
+    /// Only these (accounts with an entry in `ACCOUNT_SETTINGS`).
+    Listed(BTreeSet<String>),
+    /// Any account (`ACCOUNT_SETTINGS` has a `default`; AWS bounds them to the organization).
+    Any,
 }
 
 impl TrustedAccounts {
@@ -39,15 +60,37 @@ impl TrustedAccounts {
     ///
     /// `KMS_KEY_ARN` is not used: a project key may live in another (security) account.
     pub fn learn(invoked_function_arn: Option<&str>, self_role_arn: Option<&str>) -> Self {
-        let own = [invoked_function_arn, self_role_arn]
+        let arn = [invoked_function_arn, self_role_arn]
             .into_iter()
             .flatten()
-            .find_map(account_of);
-        Self { own }
+            .find(|arn| account_of(arn).is_some());
+        Self {
+            own: arn.and_then(account_of),
+            others: OtherAccounts::None,
+            partition: arn
+                .and_then(|arn| arn_parts(arn.trim()))
+                .map(|[_, partition, ..]| partition.to_string()),
+        }
+    }
+
+    /// The same, also trusting `others`.
+    pub fn with_others(self, others: OtherAccounts) -> Self {
+        Self { others, ..self }
     }
 
     pub fn trusts(&self, account: &str) -> bool {
-        self.own.as_deref() == Some(account)
+        if self.own.as_deref() == Some(account) {
+            return true;
+        }
+        match &self.others {
+            OtherAccounts::None => false,
+            OtherAccounts::Listed(accounts) => accounts.contains(account),
+            OtherAccounts::Any => is_account_id(account),
+        }
+    }
+
+    fn organization(&self) -> bool {
+        self.others != OtherAccounts::None
     }
 }
 
@@ -55,8 +98,11 @@ impl TrustedAccounts {
 /// `arn:aws:iam::123456789012:role/r`).
 fn account_of(arn: &str) -> Option<String> {
     let [_, _, _, _, account, _] = arn_parts(arn.trim())?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| account.to_string())
+    is_account_id(account).then(|| account.to_string())
+}
+
+fn is_account_id(account: &str) -> bool {
+    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Why an event is not taken as AWS's own.
@@ -74,6 +120,9 @@ pub enum Forgery {
     ForeignAccount {
         account: Option<String>,
         own: Option<String>,
+        /// Organization mode: the account is outside `ACCOUNT_SETTINGS`.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        organization: bool,
     },
 }
 
@@ -93,9 +142,24 @@ impl fmt::Display for Forgery {
                 "detail.eventSource {} does not belong to source {source}",
                 event_source.as_deref().unwrap_or("<absent>")
             ),
-            Self::ForeignAccount { account, own } => write!(
+            Self::ForeignAccount {
+                account,
+                own,
+                organization: false,
+            } => write!(
                 f,
                 "account {} is not this function's account {}",
+                account.as_deref().unwrap_or("<absent>"),
+                own.as_deref().unwrap_or("<unknown>")
+            ),
+            Self::ForeignAccount {
+                account,
+                own,
+                organization: true,
+            } => write!(
+                f,
+                "account {} is outside the organization's settings (ACCOUNT_SETTINGS) of the \
+                 hub in account {}",
                 account.as_deref().unwrap_or("<absent>"),
                 own.as_deref().unwrap_or("<unknown>")
             ),
@@ -127,6 +191,7 @@ pub fn authenticate(event: &CreateEvent, trusted: &TrustedAccounts) -> Result<()
         account => Err(Forgery::ForeignAccount {
             account: account.map(str::to_string),
             own: trusted.own.clone(),
+            organization: trusted.organization(),
         }),
     }
 }
@@ -165,6 +230,14 @@ mod tests {
             "nothing learned, nothing trusted"
         );
         assert!(!TrustedAccounts::default().trusts("123456789012"));
+        assert_eq!(own().partition.as_deref(), Some("aws"));
+        let china = "arn:aws-cn:lambda:cn-north-1:123456789012:function:f";
+        assert_eq!(
+            TrustedAccounts::learn(Some(china), None)
+                .partition
+                .as_deref(),
+            Some("aws-cn")
+        );
     }
 
     #[test]
@@ -182,6 +255,32 @@ mod tests {
             event.authenticity.event_source = Some(event_source.to_string());
             assert_eq!(authenticate(&event, &own()), Ok(()), "{source}");
         }
+    }
+
+    #[test]
+    fn organization_mode_trusts_the_other_accounts_it_is_given() {
+        let listed = own().with_others(OtherAccounts::Listed(
+            ["222233334444".to_string()].into_iter().collect(),
+        ));
+        assert!(listed.trusts("123456789012"));
+        assert!(listed.trusts("222233334444"));
+        assert!(!listed.trusts("555566667777"));
+        let any = own().with_others(OtherAccounts::Any);
+        assert!(any.trusts("555566667777"));
+        assert!(!any.trusts("5555"), "never a malformed account");
+        let mut event = fixture("create-topic.json");
+        event.authenticity.account = Some("555566667777".to_string());
+        let forgery = authenticate(&event, &listed).unwrap_err();
+        assert_eq!(
+            forgery.to_string(),
+            "account 555566667777 is outside the organization's settings (ACCOUNT_SETTINGS) \
+             of the hub in account 123456789012"
+        );
+        // Without the own account, only the listed ones.
+        let unknown_own = TrustedAccounts::default().with_others(OtherAccounts::Listed(
+            ["222233334444".to_string()].into_iter().collect(),
+        ));
+        assert!(!unknown_own.trusts("123456789012"));
     }
 
     #[test]

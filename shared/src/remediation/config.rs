@@ -68,6 +68,13 @@ pub struct RemediationConfig {
     pub self_role_arn: Option<String>,
     /// `OPT_OUT_TAG`: a resource carrying this key with value `off` is never modified.
     pub opt_out_tag: String,
+    /// `SPOKE_ROLE_NAME` (organization mode): the remediation role the hub assumes in each
+    /// spoke account; its sessions' writes are the hub's own (loop guard).
+    pub spoke_role_name: Option<String>,
+    /// `SPOKE_EXTERNAL_ID`: the ExternalId of every AssumeRole into a spoke; required with
+    /// `SPOKE_ROLE_NAME`. Never serialised (it is a shared secret of the trust policies).
+    #[serde(skip)]
+    pub spoke_external_id: Option<String>,
     /// The project key as checked at start (`DescribeKey`, `ListAliases`); until then,
     /// no alias and no problem known.
     pub key_status: KeyStatus,
@@ -96,6 +103,19 @@ impl RemediationConfig {
             .map(|value| check_opt_out_tag(value.trim()))
             .transpose()?
             .unwrap_or_else(|| DEFAULT_OPT_OUT_TAG.to_string());
+        let spoke_role_name = get("SPOKE_ROLE_NAME")
+            .map(|value| check_spoke_role_name(value.trim()))
+            .transpose()?;
+        let spoke_external_id = get("SPOKE_EXTERNAL_ID")
+            .map(|value| check_external_id(&value))
+            .transpose()?;
+        if spoke_role_name.is_some() && spoke_external_id.is_none() {
+            return Err(error(
+                "SPOKE_EXTERNAL_ID",
+                None,
+                "the ExternalId the spoke roles' trust requires (set with SPOKE_ROLE_NAME)",
+            ));
+        }
 
         Ok(Self {
             required_tags,
@@ -106,6 +126,8 @@ impl RemediationConfig {
             required_role_prefix,
             self_role_arn,
             opt_out_tag,
+            spoke_role_name,
+            spoke_external_id,
             key_status: KeyStatus::default(),
         })
     }
@@ -304,6 +326,42 @@ fn check_self_role_arn(arn: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// An IAM role name (1..=64 of letters, digits and `+=,.@_-`), without a path: the spoke
+/// role's ARN is built as `arn:<partition>:iam::<account>:role/<name>`.
+fn check_spoke_role_name(name: &str) -> Result<String, ConfigError> {
+    let valid = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"+=,.@_-".contains(&byte));
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err(error(
+            "SPOKE_ROLE_NAME",
+            Some(name),
+            "an IAM role name of 1 to 64 letters, digits and +=,.@_- (no path), or unset",
+        ))
+    }
+}
+
+/// STS's ExternalId: 2..=1224 characters of letters, digits and `+=,.@:/-` and `_`. Its value
+/// is never echoed in the error.
+fn check_external_id(value: &str) -> Result<String, ConfigError> {
+    let valid = (2..=1224).contains(&value.len())
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"+=,.@:/_-".contains(&byte));
+    if valid {
+        Ok(value.to_string())
+    } else {
+        Err(ConfigError {
+            variable: "SPOKE_EXTERNAL_ID",
+            received: format!("a value of {} characters (not shown)", value.len()),
+            expected: "2 to 1224 letters, digits and +=,.@:/_- (STS ExternalId)".to_string(),
+        })
+    }
+}
+
 fn check_opt_out_tag(key: &str) -> Result<String, ConfigError> {
     if key.len() <= 128 && !key.to_ascii_lowercase().starts_with("aws:") {
         Ok(key.to_string())
@@ -426,6 +484,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_spoke_role_needs_its_external_id() {
+        let error = with(&[("SPOKE_ROLE_NAME", Some("LPMA_Corebound_Remediation"))]).unwrap_err();
+        assert_eq!(error.variable, "SPOKE_EXTERNAL_ID");
+        let config = with(&[
+            ("SPOKE_ROLE_NAME", Some("LPMA_Corebound_Remediation")),
+            ("SPOKE_EXTERNAL_ID", Some("corebound-4f1c")),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.spoke_role_name.as_deref(),
+            Some("LPMA_Corebound_Remediation")
+        );
+        let shown = serde_json::to_string(&config).unwrap();
+        assert!(!shown.contains("corebound-4f1c"), "{shown}");
+    }
+
+    #[test]
     fn extra_required_tags_are_kept() {
         let tags = TAGS.replace('}', r#","CostCenter":"CC-1"}"#);
         let config = with(&[("REQUIRED_TAGS", Some(&tags))]).unwrap();
@@ -541,6 +616,16 @@ pub(crate) mod tests {
                 "OPT_OUT_TAG",
                 Some("aws:remediation"),
                 &["\"aws:remediation\"", "aws:"],
+            ),
+            (
+                "SPOKE_ROLE_NAME",
+                Some("path/LPMA_Remediation"),
+                &["\"path/LPMA_Remediation\"", "no path"],
+            ),
+            (
+                "SPOKE_EXTERNAL_ID",
+                Some("secret value!"),
+                &["13 characters (not shown)", "ExternalId"],
             ),
         ];
         for (variable, value, fragments) in cases {

@@ -49,7 +49,7 @@ mod redelivery;
 mod rules;
 
 pub use audit::{plan_records, AuditAction, AuditRecord, AuditResult, Execution, Rule};
-pub use authenticity::{authenticate, Forgery, TrustedAccounts};
+pub use authenticity::{authenticate, Forgery, OtherAccounts, TrustedAccounts};
 pub use config::{ConfigError, Mode, RemediationConfig, DEFAULT_OPT_OUT_TAG, MANDATORY_TAG_KEYS};
 pub use creator::{
     deferred_create, fresh_bucket_tags, lost_tags, provisioning_tool, repaired_tags,

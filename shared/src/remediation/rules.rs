@@ -13,6 +13,7 @@ use super::config::{arn_parts, RemediationConfig};
 use super::creator::ProvisioningTool;
 use super::drift::relevance;
 use super::event::{Actor, CreateEvent, ResourceKind, ResourceRef};
+use crate::accounts::SPOKE_SESSION_NAME;
 
 /// Why an event leads to no remediation at all.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,6 +47,23 @@ pub enum SkipReason {
     /// A drift event that cannot have removed a required tag or the CMK (see
     /// [`super::drift::relevance`]): nothing is read.
     NoDrift { event_name: String, why: String },
+    /// Organization mode: `ACCOUNT_SETTINGS` gives the event's account no settings, or no
+    /// key for its region (see [`crate::accounts::Unresolved`]); nothing is read or written.
+    NoSettings {
+        account: String,
+        region: String,
+        reason: String,
+    },
+    /// Organization mode: the hub could not act in the account (the spoke role is missing,
+    /// the ExternalId is wrong, the session was refused...); nothing is read or written.
+    AccountUnreachable {
+        account: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        role_arn: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error_code: Option<String>,
+        reason: String,
+    },
 }
 
 impl fmt::Display for SkipReason {
@@ -84,6 +102,10 @@ impl fmt::Display for SkipReason {
                 }
             }
             Self::NoDrift { event_name, why } => write!(f, "no drift: {event_name} {why}"),
+            Self::NoSettings { reason, .. } => write!(f, "no settings: {reason}"),
+            Self::AccountUnreachable {
+                account, reason, ..
+            } => write!(f, "cannot act in account {account}: {reason}"),
             Self::Gone { operation, error } => {
                 write!(
                     f,
@@ -118,6 +140,11 @@ pub fn triage<'a>(
             return Err(SkipReason::OwnAction {
                 actor: event.actor.arn.clone().unwrap_or_else(|| self_role.clone()),
             });
+        }
+    }
+    if let Some(spoke_role) = &config.spoke_role_name {
+        if let Some(actor) = spoke_session(&event.actor, spoke_role) {
+            return Err(SkipReason::OwnAction { actor });
         }
     }
     if !event.is_handled() {
@@ -175,6 +202,19 @@ fn is_own_action(actor: &Actor, self_role: &str) -> bool {
         .flatten()
         .filter_map(|arn| role_identity(arn))
         .any(|(p, a, n)| p == partition && a == account && n.eq_ignore_ascii_case(name))
+}
+
+/// The hub's own session in a spoke (organization mode): the caller is the session
+/// [`SPOKE_SESSION_NAME`] of the role `SPOKE_ROLE_NAME`, in any account. Only the hub's role
+/// may assume that role (its trust policy), and the hub always names its session so: such a
+/// write is a fix of the hub's, which must not trigger another fix. The same role under another
+/// session name is not the hub's remediation (never skipped).
+fn spoke_session(actor: &Actor, spoke_role: &str) -> Option<String> {
+    let arn = actor.arn.as_deref()?;
+    let [_, _, service, _, _, resource] = arn_parts(arn)?;
+    let (role, session) = resource.strip_prefix("assumed-role/")?.split_once('/')?;
+    (service == "sts" && role.eq_ignore_ascii_case(spoke_role) && session == SPOKE_SESSION_NAME)
+        .then(|| arn.to_string())
 }
 
 /// `(partition, account, role name)` of a role ARN or an assumed-role session ARN.
@@ -436,6 +476,59 @@ mod tests {
                 "{case}: {result:?}"
             );
         }
+    }
+
+    #[test]
+    fn loop_guard_recognises_the_hubs_sessions_in_every_spoke() {
+        let mut config = sample();
+        config.spoke_role_name = Some("LPMA_Corebound_Remediation".to_string());
+        let cases = [
+            (
+                "hub session in a spoke",
+                "arn:aws:sts::222233334444:assumed-role/LPMA_Corebound_Remediation/corebound-remediator",
+                true,
+            ),
+            (
+                "role name in another case (IAM names ignore case)",
+                "arn:aws:sts::555566667777:assumed-role/lpma_corebound_remediation/corebound-remediator",
+                true,
+            ),
+            (
+                "the spoke role under another session name",
+                "arn:aws:sts::222233334444:assumed-role/LPMA_Corebound_Remediation/console",
+                false,
+            ),
+            (
+                "another role with the hub's session name",
+                "arn:aws:sts::222233334444:assumed-role/LPMA_Deployer/corebound-remediator",
+                false,
+            ),
+            (
+                "a role of the spoke role's name as prefix",
+                "arn:aws:sts::222233334444:assumed-role/LPMA_Corebound_RemediationX/corebound-remediator",
+                false,
+            ),
+            (
+                "an IAM user",
+                "arn:aws:iam::222233334444:user/LPMA_Corebound_Remediation",
+                false,
+            ),
+        ];
+        for (case, arn, own) in cases {
+            let event = with_actor(Some(arn), None);
+            let result = triage(&event, &config, &trusted());
+            assert_eq!(
+                matches!(result, Err(SkipReason::OwnAction { .. })),
+                own,
+                "{case}: {result:?}"
+            );
+        }
+        // Without SPOKE_ROLE_NAME (single account) no spoke session is recognised.
+        let event = with_actor(
+            Some("arn:aws:sts::222233334444:assumed-role/LPMA_Corebound_Remediation/corebound-remediator"),
+            None,
+        );
+        assert!(triage(&event, &sample(), &trusted()).is_ok());
     }
 
     #[test]
