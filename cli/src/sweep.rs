@@ -133,8 +133,7 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let mode = config.mode;
     // The command sweeps the account of its credentials only (no organization fan-out).
-    let accounts = corebound::accounts::AccountSettings::parse(None, &config, region.as_deref())
-        .map_err(|error| CliError::Settings(error.to_string()))?;
+    let accounts = corebound::accounts::AccountSettings::single_account(&config, region.as_deref());
     let targets = remediator::targets::Targets::new(&sdk, clients.clone(), None);
     let remediator = Remediator {
         config,

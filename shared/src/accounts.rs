@@ -196,17 +196,26 @@ impl AccountSettings {
     ) -> Result<Self, AccountsError> {
         // The function's key serves the function's region; today's start-up check reports a key
         // of another region (never written), so it is listed under the function's region.
+        let own = Self::single_account(config, function_region).own;
+        let document = text.map(parse_document).transpose()?;
+        Ok(Self { document, own })
+    }
+
+    /// `ACCOUNT_SETTINGS` unset: the function's own settings, its own account only (what the
+    /// `corebound` command uses for the account of its credentials).
+    pub fn single_account(config: &RemediationConfig, function_region: Option<&str>) -> Self {
         let own_region = function_region
             .map(str::to_string)
             .or_else(|| config.kms_key_arn.split(':').nth(3).map(str::to_string))
             .unwrap_or_default();
-        let own = Entry {
-            tags: Some(config.required_tags.clone()),
-            kms_key_arn: Some(BTreeMap::from([(own_region, config.kms_key_arn.clone())])),
-            mode: Some(config.mode),
-        };
-        let document = text.map(parse_document).transpose()?;
-        Ok(Self { document, own })
+        Self {
+            document: None,
+            own: Entry {
+                tags: Some(config.required_tags.clone()),
+                kms_key_arn: Some(BTreeMap::from([(own_region, config.kms_key_arn.clone())])),
+                mode: Some(config.mode),
+            },
+        }
     }
 
     /// True when organization settings are configured (`ACCOUNT_SETTINGS` set).

@@ -65,11 +65,16 @@ pub async fn count(
     config.key_status =
         remediator::project_key::check(&clients, &retry, &config.kms_key_arn, region.as_deref())
             .await;
+    // The account of the caller's credentials only (no organization fan-out).
+    let accounts = corebound::accounts::AccountSettings::single_account(&config, region.as_deref());
+    let targets = remediator::targets::Targets::new(sdk, clients.clone(), None);
     let remediator = Remediator {
         config,
         retry,
         deferral: DeferralConfig::from_env(|_| None).map_err(settings_error)?,
         clients,
+        accounts,
+        targets,
         alerted: Default::default(),
     };
     Ok(match run_local(&remediator, &sweep, &retry, |_| {}).await {
