@@ -167,9 +167,11 @@ class ReportBucket(_Templates):
 
     def test_the_lifecycle_keeps_reports_and_expires_the_parts_of_the_codes_layout(self):
         rules = {rule["Prefix"]: rule for rule in self.bucket()["LifecycleConfiguration"]["Rules"]}
-        reports, parts, lock = (code_constant(n) for n in ("REPORTS_PREFIX", "PARTS_PREFIX", "LOCK_KEY"))
-        self.assertEqual(set(rules), {reports, parts, lock})
-        self.assertEqual(int(rules[reports]["ExpirationInDays"]), int(SAMPLE_PARAMETERS["ReportRetentionInDays"]))
+        reports, manual, parts, lock = (code_constant(n) for n in (
+            "REPORTS_PREFIX", "MANUAL_REPORTS_PREFIX", "PARTS_PREFIX", "LOCK_KEY"))
+        self.assertEqual(set(rules), {reports, manual, parts, lock})
+        for kept in (reports, manual):
+            self.assertEqual(int(rules[kept]["ExpirationInDays"]), int(SAMPLE_PARAMETERS["ReportRetentionInDays"]))
         self.assertGreater(self.template["Parameters"]["ReportRetentionInDays"]["MinValue"],
                            max(t["TransitionInDays"] for t in rules[reports]["Transitions"]))
         self.assertLessEqual(rules[parts]["ExpirationInDays"], 14, "parts are needed only while their sweep runs")
