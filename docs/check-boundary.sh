@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Does a permissions boundary allow what corebound's three roles need? (docs/deploy.md)
+# Does a permissions boundary allow what corebound's roles need? (docs/deploy.md)
 #
 #   docs/check-boundary.sh <boundary policy ARN> <AppName> [RolePrefix (default LPMA_)]
 #
@@ -125,5 +125,18 @@ check "${arn}:bedrock-agentcore:${region}:${account}:gateway/${gateway}" \
 check "$subnet" ec2:CreateNetworkInterface ec2:DeleteNetworkInterface \
   ec2:AssignPrivateIpAddresses ec2:UnassignPrivateIpAddresses
 check "*" ec2:DescribeNetworkInterfaces ec2:DescribeSubnets
+
+role PreflightHook
+check "${arn}:cloudformation:${region}:${account}:stack/${lc}-stack/00000000-0000-0000-0000-000000000000" \
+  cloudformation:DescribeStacks
+check "${arn}:logs:${region}:${account}:log-group:/aws/lambda/${app}-corebound-preflight-hook:*" \
+  logs:CreateLogStream logs:PutLogEvents
+check "$key" kms:Decrypt
+check "$subnet" ec2:CreateNetworkInterface ec2:DeleteNetworkInterface \
+  ec2:AssignPrivateIpAddresses ec2:UnassignPrivateIpAddresses
+check "*" ec2:DescribeNetworkInterfaces ec2:DescribeSubnets
+
+role PreflightInvoker
+check "${arn}:lambda:${region}:${account}:function:${app}-corebound-preflight-hook" lambda:InvokeFunction
 
 exit "$missing"

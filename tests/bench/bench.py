@@ -70,7 +70,7 @@ from pathlib import Path
 import sweep_bench  # the 10 000-resource sweep (issue 12), beside this file
 
 REPO = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("runtime-policy", "memory-grant", "remediator")
+FUNCTIONS = ("runtime-policy", "memory-grant", "remediator", "preflight-hook")
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 RUNTIME_API_PREFIX = "/2018-06-01/runtime"
@@ -78,6 +78,11 @@ RUNTIME_API_PREFIX = "/2018-06-01/runtime"
 TARGET_COLD_MS = 50.0
 TARGET_RSS_KIB = 24 * 1024
 TARGET_ZIP_BYTES = 8 * 1024 * 1024
+# Issue 14: init before the first `next` of every function, the hook's warm invocation per
+# resource, `corebound check` on a 500-resource template.
+TARGET_INIT_MS = 4.0
+TARGET_HOOK_WARM_MS = 5.0
+TARGET_CHECK_MS = 200.0
 
 REQUIRED_TAGS = {
     "ApplicationId": "app-0001",
@@ -627,7 +632,7 @@ class CustomResourceScenario:
     def before_warm(self, index: int) -> None:
         self.seed()  # the same state as the first invocation saw (env unchanged: no keys here)
 
-    def check(self, request_id: str) -> str | None:
+    def check(self, request_id: str, invocation: "Invocation | None" = None) -> str | None:
         """None when the invocation did what it should, else why not."""
         answer = self.responses.answer(request_id)
         if answer is not None:
@@ -685,7 +690,7 @@ class RemediatorScenario:
         self.emulator.create_topic(name)
         self.last_topic = name
 
-    def check(self, request_id: str) -> str | None:
+    def check(self, request_id: str, invocation: "Invocation | None" = None) -> str | None:
         return None  # a successful Runtime API response; the burst checks the topics themselves
 
     def remediated(self, arn: str) -> str | None:
@@ -698,6 +703,142 @@ class RemediatorScenario:
         if not key or key_id not in key:
             return f"KmsMasterKeyId is {key!r}"
         return None
+
+
+class HookScenario:
+    """preflight-hook: RESOURCE requests (events/preflight-hook/), one after the other in a warm
+    process; the stack they name is seeded with the five tags (DescribeStacks, read once per
+    stack and then cached, as in a stack operation's burst of per-resource invocations)."""
+
+    REQUESTS = ("resource-create-topic.json", "resource-update-queue.json", "cloud-control-create-bucket.json")
+    EXPECTED = {"resource-create-topic.json": "SUCCESS", "resource-update-queue.json": "FAILED",
+                "cloud-control-create-bucket.json": "FAILED"}
+
+    def __init__(self, emulator: Emulator):
+        self.emulator = emulator
+        self.templates = [(name, load_event(REPO / "events/preflight-hook" / name)) for name in self.REQUESTS]
+        self.index = 0
+        self.sent: list[str] = []
+        self.env = {
+            "REQUIRED_ROLE_PREFIX": ROLE_PREFIX,
+            "REQUIRED_TAGS": json.dumps(REQUIRED_TAGS),
+            "PERMISSIONS_BOUNDARY_ARN": f"arn:aws:iam::{ACCOUNT}:policy/{ROLE_PREFIX}Boundary",
+            "KMS_KEY_ARN": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/7c0b0e5d-4a1f-4e2b-9c3d-5e6f7a8b9c0d",
+            "HOOK_FAILURE_MODE": "WARN",
+        }
+        self.last_answer: dict | None = None
+
+    def describe(self) -> str:
+        return "events/preflight-hook/" + ", ".join(self.REQUESTS) + " (RESOURCE and Cloud Control requests)"
+
+    def seed(self) -> dict:
+        self.emulator.reset()
+        stack_id = self.templates[0][1]["stackId"]
+        self.emulator.control("POST", "cloudformation/stacks", {"stackId": stack_id, "tags": REQUIRED_TAGS})
+        self.index = 0
+        self.sent = []
+        return dict(self.env)
+
+    def event(self) -> tuple[str, dict]:
+        name, template = self.templates[self.index % len(self.templates)]
+        self.index += 1
+        self.sent.append(name)
+        event = copy.deepcopy(template)
+        event["clientRequestToken"] = str(uuid.uuid4())
+        return event["clientRequestToken"], event
+
+    def before_warm(self, index: int) -> None:
+        pass
+
+    def check(self, request_id: str, invocation: "Invocation | None" = None) -> str | None:
+        if invocation is None:
+            return None
+        try:
+            answer = json.loads(invocation.body)
+        except ValueError:
+            return f"the answer is not JSON: {invocation.body[:200]!r}"
+        self.last_answer = answer
+        expected = self.EXPECTED[self.sent[-1]]
+        if answer.get("clientRequestToken") != request_id:
+            return "the clientRequestToken was not echoed"
+        if answer.get("hookStatus") != expected:
+            return f"{self.sent[-1]}: {answer.get('hookStatus')} ({answer.get('message', '')[:200]}), expected {expected}"
+        return None
+
+    def warm_by_kind(self, warm: list[float]) -> dict:
+        """The warm timings per request kind (the warm runs follow the untimed first one)."""
+        kinds = self.sent[-len(warm):]
+        return {name: summarize([ms for kind, ms in zip(kinds, warm) if kind == name]) for name in self.REQUESTS}
+
+
+def generated_template(resources: int) -> str:
+    """A CloudFormation template of `resources` resources of the kinds the rules judge, about
+    one in five breaking a rule, the rest compliant: what `corebound check` meets in a big stack."""
+    tags = [{"Key": key, "Value": value} for key, value in REQUIRED_TAGS.items()]
+    key = {"Fn::GetAtt": ["ProjectKey", "Arn"]}
+    body: dict = {"ProjectKey": {"Type": "AWS::KMS::Key", "Properties": {
+        "EnableKeyRotation": True, "Tags": tags,
+        "KeyPolicy": {"Version": "2012-10-17", "Statement": [{"Sid": "Root", "Effect": "Allow",
+                      "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+                      "Action": "kms:*", "Resource": "*"}]}}}}
+    kinds = ("topic", "queue", "log", "bucket", "role", "secret")
+    for n in range(resources - 1):
+        kind = kinds[n % len(kinds)]
+        broken = n % 5 == 0
+        name = f"corebound-demo-{kind}-{n:04d}"
+        if kind == "topic":
+            resource = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name, "Tags": tags,
+                        **({} if broken else {"KmsMasterKeyId": key})}}
+        elif kind == "queue":
+            resource = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": name, "Tags": tags,
+                        "KmsMasterKeyId": "alias/aws/sqs" if broken else key}}
+        elif kind == "log":
+            resource = {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": f"/corebound/demo/{n:04d}",
+                        "Tags": tags if not broken else tags[:2], "KmsKeyId": key}}
+        elif kind == "bucket":
+            resource = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": name, "Tags": tags,
+                        "BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault":
+                            {"SSEAlgorithm": "AES256"} if broken else {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]}}}
+        elif kind == "role":
+            resource = {"Type": "AWS::IAM::Role", "Properties": {
+                "RoleName": f"{'Other_' if broken else ROLE_PREFIX}Demo_Role{n:04d}",
+                "PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/{ROLE_PREFIX}Boundary", "Tags": tags,
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}}
+        else:
+            resource = {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": name, "Tags": tags,
+                        **({} if broken else {"KmsKeyId": key})}}
+        body[f"Resource{n:04d}"] = resource
+    return json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Resources": body}, indent=1)
+
+
+def measure_check(binary: Path, bench_dir: Path, resources: int, runs: int) -> dict:
+    """`corebound check` on a generated template of `resources` resources: wall time per run
+    (process start to exit, as CI sees it), with the settings of the functions."""
+    template = bench_dir / f"check-{resources}-resources.json"
+    template.write_text(generated_template(resources))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "REQUIRED_ROLE_PREFIX": ROLE_PREFIX,
+           "REQUIRED_TAGS": json.dumps(REQUIRED_TAGS),
+           "PERMISSIONS_BOUNDARY_ARN": f"arn:aws:iam::{ACCOUNT}:policy/{ROLE_PREFIX}Boundary"}
+    times, findings, codes = [], None, set()
+    for _ in range(runs):
+        started = time.perf_counter()
+        completed = subprocess.run([str(binary), "check", "--format", "json", str(template)],
+                                   capture_output=True, env=env, timeout=120)
+        times.append((time.perf_counter() - started) * 1000)
+        codes.add(completed.returncode)
+        if findings is None:
+            try:
+                report = json.loads(completed.stdout)
+                items = report.get("findings", report) if isinstance(report, dict) else report
+                findings = len(items) if isinstance(items, list) else None
+            except ValueError:
+                findings = None
+    result = {"resources": resources, "template_bytes": template.stat().st_size, "wall_ms": summarize(times),
+              "exit_codes": sorted(codes), "findings": findings}
+    if codes - {0, 1}:
+        result["error"] = f"exit codes {sorted(codes)} (2 = error): {completed.stderr[:300].decode(errors='replace')}"
+    return result
 
 
 def find_memory_grant_event() -> Path | None:
@@ -746,7 +887,7 @@ def measure_function(function: str, source: Path, binary: Path, scenario, args, 
             cold.append((invocation.answered - process.spawned) * 1000)
             init.append((process.api.next_calls[0] - process.spawned) * 1000)
             first.append(invocation.handler_ms)
-            problem = scenario.check(request_id)
+            problem = scenario.check(request_id, invocation)
             if problem:
                 failures.append(f"cold run {run + 1}: {problem}")
             process.idle()
@@ -783,12 +924,14 @@ def measure_function(function: str, source: Path, binary: Path, scenario, args, 
             request_id, event = scenario.event()
             invocation = process.wait(process.submit(event, request_id), args.timeout)
             warm.append(invocation.handler_ms)
-            problem = scenario.check(request_id)
+            problem = scenario.check(request_id, invocation)
             if problem:
                 failures.append(f"warm run {index + 1}: {problem}")
         process.idle()
         result["warm_ms"] = summarize(warm)
         result["warm_runs_ms"] = [round(value, 3) for value in warm]
+        if hasattr(scenario, "warm_by_kind"):
+            result["warm_ms_per_request"] = scenario.warm_by_kind(warm)
         result["warm_peak_rss_kib"] = process.peak_rss_kib()
         if function == "remediator" and args.burst > 0:
             try:
@@ -984,7 +1127,7 @@ def print_report(results: dict, previous: dict | None) -> None:
                f"  load={results['machine']['loadavg_at_start']} -> {results['machine'].get('loadavg_after_measuring')}")
     out.append("")
     header = f"{'function':<16}{'cold median':>12}{'p90':>8}{'min':>8}{'max':>8}{'init':>8}{'1st inv':>8}{'warm med':>10}{'RSS cold':>10}{'RSS warm':>10}{'binary':>12}"
-    out.append(header + "    targets: cold < 50 ms, RSS < 24 MiB")
+    out.append(header + "    targets: cold < 50 ms, RSS < 24 MiB, init <= 4 ms")
     out.append("-" * len(header))
     for function in FUNCTIONS:
         entry = results["functions"].get(function, {})
@@ -1003,12 +1146,29 @@ def print_report(results: dict, previous: dict | None) -> None:
             f"{fmt_mib(rss_cold):>10}{fmt_mib(rss_warm):>10}{fmt_bytes(entry.get('binary_bytes')):>12}"
             f"   cold{mark(cold.get('median') < TARGET_COLD_MS if cold.get('median') is not None else None)}"
             f" rss{mark(rss_all < TARGET_RSS_KIB if rss_all is not None else None)}"
+            f" init{mark((entry.get('init_ms') or {}).get('median') <= TARGET_INIT_MS if (entry.get('init_ms') or {}).get('median') is not None else None)}"
         )
         for failure in entry.get("failures", [])[:5]:
             out.append(f"{'':<16}! {failure.splitlines()[0]}")
     out.append("  (ms; cold = spawn -> first response posted, n=%s; init = spawn -> first `next`; 1st inv = hand-out -> response"
                " of that first event; warm = hand-out -> response, n=%s; RSS = VmHWM MiB)" % (results["settings"]["cold_runs"], results["settings"]["warm_runs"]))
 
+    per_request = (results["functions"].get("preflight-hook") or {}).get("warm_ms_per_request") or {}
+    if per_request:
+        cells = []
+        for name, stats in per_request.items():
+            if stats:
+                cells.append(f"{name} {fmt_ms(stats['median'])} (p90 {fmt_ms(stats['p90'])})"
+                             f"{mark(stats['median'] <= TARGET_HOOK_WARM_MS)}")
+        out.append(f"  preflight-hook warm per resource (target <= {TARGET_HOOK_WARM_MS:.0f} ms): " + "; ".join(cells))
+    check = results.get("check")
+    if check and check.get("wall_ms"):
+        wall = check["wall_ms"]
+        out.append(f"  corebound check, {check['resources']} resources ({fmt_bytes(check['template_bytes'])}): "
+                   f"median {fmt_ms(wall['median'])}, p90 {fmt_ms(wall['p90'])}, {check.get('findings')} findings, "
+                   f"exit {check['exit_codes']}{mark(wall['median'] <= TARGET_CHECK_MS)} (target <= {TARGET_CHECK_MS:.0f} ms)")
+    elif check:
+        out.append(f"  corebound check: {check.get('skipped') or check.get('error')}")
     for function in FUNCTIONS:
         calls = (results["functions"].get(function) or {}).get("aws_calls_per_invocation")
         if calls:
@@ -1096,11 +1256,16 @@ def metric_rows(results: dict) -> dict[str, float]:
             rows[f"{function} warm RSS KiB"] = entry["warm_peak_rss_kib"]
         if entry.get("binary_bytes") is not None:
             rows[f"{function} binary bytes"] = entry["binary_bytes"]
+        for name, stats in (entry.get("warm_ms_per_request") or {}).items():
+            if stats:
+                rows[f"{function} warm {name} ms"] = stats["median"]
         burst = entry.get("burst") or {}
         if burst.get("events_per_second") is not None:
             rows["burst events/s"] = burst["events_per_second"]
             rows["burst writes/event"] = burst["writes_per_event"]
             rows["burst lost"] = burst["lost"]
+    if ((results.get("check") or {}).get("wall_ms") or {}).get("median") is not None:
+        rows["corebound check median ms"] = results["check"]["wall_ms"]["median"]
     for arch in ("arm64", "x86_64"):
         for function, z in (((results.get("packages") or {}).get(arch) or {}).get("zips") or {}).items():
             rows[f"{function} {arch} zip bytes"] = z["zip_bytes"]
@@ -1155,6 +1320,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", type=int, default=1000,
                         help="resources per swept type for `corebound sweep` (10 types; 0 skips it; sweep_bench.py)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one invocation")
+    parser.add_argument("--check-resources", type=int, default=500,
+                        help="resources of the generated template `corebound check` is timed on (0 skips it)")
     parser.add_argument("--skip-package", action="store_true", help="do not run cargo lambda builds")
     parser.add_argument("--package-arch", default="arm64,x86_64", help="architectures for cargo lambda (arm64,x86_64)")
     parser.add_argument("--python", default=os.environ.get("COREBOUND_PYTHON") or sys.executable,
@@ -1197,7 +1364,8 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"cold_runs": args.cold_runs, "warm_runs": args.warm_runs, "burst": args.burst, "sweep": args.sweep,
                      "target_dir": str(target_dir),
                      "extra_env": args.extra_env},
-        "targets": {"cold_start_ms": TARGET_COLD_MS, "peak_rss_kib": TARGET_RSS_KIB, "arm64_zip_bytes": TARGET_ZIP_BYTES},
+        "targets": {"cold_start_ms": TARGET_COLD_MS, "peak_rss_kib": TARGET_RSS_KIB, "arm64_zip_bytes": TARGET_ZIP_BYTES,
+                    "init_ms": TARGET_INIT_MS, "hook_warm_ms": TARGET_HOOK_WARM_MS, "check_500_ms": TARGET_CHECK_MS},
         "functions": {},
         "notes": [],
     }
@@ -1237,6 +1405,8 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"{function}: skipped (no Create sample in events/memory-grant/)")
                     continue
                 scenario = CustomResourceScenario(function, event_path, emulator, responses, {"REQUIRED_ROLE_PREFIX": ROLE_PREFIX})
+            elif function == "preflight-hook":
+                scenario = HookScenario(emulator)
             else:
                 scenario = RemediatorScenario(REPO / "events/remediator/create-topic.json", emulator)
             log(f"{function}: {args.cold_runs} cold runs, {args.warm_runs} warm runs ({scenario.describe()})")
@@ -1248,6 +1418,12 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{function}: FAILED: {error}")
         if args.sweep > 0:
             results["sweep"] = measure_sweep(bin_dir, bench_dir, emulator, args)
+        checker = bin_dir / "corebound"
+        if args.check_resources > 0 and checker.is_file():
+            log(f"corebound check: a generated {args.check_resources}-resource template, {args.cold_runs} runs")
+            results["check"] = measure_check(checker, bench_dir, args.check_resources, args.cold_runs)
+        elif args.check_resources > 0:
+            results["check"] = {"skipped": f"{checker} not built"}
     except KeyboardInterrupt:
         log("interrupted")
         return 130

@@ -34,12 +34,18 @@ ROLES = {
     "_RuntimePolicy": "RuntimePolicyRole",
     "_MemoryGrant": "MemoryGrantRole",
     "_Remediator": "RemediatorRole",
+    "_PreflightHook": "PreflightHookRole",
+    "_PreflightInvoker": "PreflightHookExecutionRole",
 }
+# The boundary table's "all three" rows: the custom-resource functions and the remediator.
+ALL_THREE = ("RuntimePolicyRole", "MemoryGrantRole", "RemediatorRole")
 # Where the reference pages claim a role's permissions: (file, heading) -> role.
 PERMISSION_SECTIONS = {
     ("AgentCoreRuntimePolicy.md", "### Permissions"): "RuntimePolicyRole",
     ("AgentCoreMemoryGrant.md", "### Permissions"): "MemoryGrantRole",
     ("remediator.md", "## Permissions"): "RemediatorRole",
+    ("preflight-hook.md", "## Permissions of the function"): "PreflightHookRole",
+    ("preflight-hook.md", "## Permissions of the hook's execution role"): "PreflightHookExecutionRole",
 }
 # Actions the docs name that no corebound role holds, by design: what the deployer and the
 # callers need, what a custom resource writes into a team's role, what a role must not have.
@@ -47,6 +53,10 @@ NOT_GRANTED_BY_THE_TEMPLATE = {
     # the deployer (docs/deploy.md, "What the deploying principal needs")
     "iam:PassRole", "kms:CreateKey", "kms:PutKeyPolicy", "kms:EnableKeyRotation",
     "kms:CreateAlias", "kms:CreateGrant", "iam:CreateRole",
+    # the deployer of the preflight hook (docs/reference/preflight-hook.md, "Deploying")
+    "cloudformation:ActivateType", "cloudformation:SetTypeConfiguration",
+    "cloudformation:BatchDescribeTypeConfigurations", "cloudformation:DescribeType",
+    "cloudformation:ListTypes",
     # docs/check-boundary.sh, run by the platform engineer
     "iam:SimulateCustomPolicy",
     # who may use the ServiceTokens, and forwarding IAM events across regions
@@ -172,7 +182,7 @@ class IamClaims(_Docs):
         for row in rows:
             who, actions = row.split("|")[1:3]
             roles = (
-                list(ROLES.values()) if who.strip().startswith("all three")
+                list(ALL_THREE) if who.strip().startswith("all three")
                 else [role for suffix, role in ROLES.items() if suffix in who]
             )
             self.assertTrue(roles, f"row names no corebound role: {row}")
@@ -314,6 +324,7 @@ else:
 
             no_key_policy = run([
                 {"Effect": "Allow", "Action": ["bedrock-agentcore:*", "iam:*", "sns:*", "sqs:*", "logs:*",
+                                               "cloudformation:DescribeStacks", "lambda:InvokeFunction",
                                                "s3:*", "secretsmanager:*", "ec2:*", "kms:Decrypt",
                                                "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*",
                                                "kms:ListAliases", "kms:ListResourceTags", "kms:TagResource",
@@ -329,7 +340,8 @@ else:
 
             other_roles_only = run([
                 {"Effect": "Allow", "Action": ["bedrock-agentcore:*", "ec2:*", "kms:*", "logs:*", "s3:*",
-                                               "secretsmanager:*", "sns:*", "sqs:*", "tag:*"], "Resource": "*"},
+                                               "secretsmanager:*", "sns:*", "sqs:*", "tag:*", "cloudformation:*",
+                                               "lambda:*"], "Resource": "*"},
                 {"Effect": "Allow", "Action": "iam:*", "Resource": ["arn:aws:iam::*:role/LPMA_Other_*",
                                                                    "arn:aws:iam::*:policy/*"]},
             ])

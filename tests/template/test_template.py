@@ -91,6 +91,9 @@ SAMPLE_PARAMETERS = {
     # The sweep's schedule on (the default).
     "SweepSchedule": "rate(1 hour)",
     "ReportRetentionInDays": "400",
+    "HookFailureMode": "WARN",
+    "HookTargets": ["AWS::IAM::Role", "AWS::SNS::Topic"],
+    "HookConcurrency": "10",
 }
 EXTERNAL_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -119,7 +122,11 @@ FUNCTIONS = {
     "RuntimePolicyFunction": ("runtime-policy", 120),
     "MemoryGrantFunction": ("memory-grant", 120),
     "RemediatorFunction": ("remediator", 60),
+    "PreflightHookFunction": ("preflight-hook", 28),
 }
+# Invoked only synchronously (CloudFormation Hooks wait for the answer): no asynchronous
+# invocation can fail into a dead-letter queue.
+SYNCHRONOUS_FUNCTIONS = {"PreflightHookFunction"}
 REMEDIATOR_ENVIRONMENT = {
     "REQUIRED_TAGS", "KMS_KEY_ARN", "MODE", "SCOPE_PATTERNS", "ALERT_TOPIC_ARN",
     "REQUIRED_ROLE_PREFIX", "SELF_ROLE_ARN", "OPT_OUT_TAG", "DEFERRAL_QUEUE_URL",
@@ -926,6 +933,9 @@ class LambdaLimits(_Templates):
     def test_every_function_sends_failed_asynchronous_events_to_the_encrypted_dead_letter_queue(self):
         render = self.rendered()
         for name, function in self.of_type("AWS::Serverless::Function").items():
+            if name in SYNCHRONOUS_FUNCTIONS:
+                self.assertNotIn("DeadLetterQueue", function["Properties"], name)
+                continue
             with self.subTest(function=name):
                 self.assertEqual(
                     function["Properties"].get("DeadLetterQueue"),
@@ -1074,3 +1084,69 @@ class ExampleAgentStack(_Templates):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PreflightHook(_Templates):
+    """Issue 14: the preflight hook's resources (the `# --- preflight hook ---` section)."""
+
+    def test_the_hook_invokes_the_function_for_resources_and_stacks(self):
+        (name, hook), = self.of_type("AWS::CloudFormation::LambdaHook").items()
+        properties = hook["Properties"]
+        self.assertEqual(properties["LambdaFunction"], {"Fn::GetAtt": ["PreflightHookFunction", "Arn"]})
+        self.assertEqual(properties["ExecutionRole"], {"Fn::GetAtt": ["PreflightHookExecutionRole", "Arn"]})
+        self.assertEqual(properties["FailureMode"], {"Ref": "HookFailureMode"})
+        self.assertEqual(properties["HookStatus"], "ENABLED")
+        self.assertEqual(properties["TargetOperations"], ["RESOURCE", "STACK"])
+        self.assertEqual(properties["TargetFilters"]["TargetNames"], {"Ref": "HookTargets"})
+        self.assertEqual(properties["TargetFilters"]["InvocationPoints"], ["PRE_PROVISION"])
+        alias = self.rendered()(properties["Alias"])
+        self.assertRegex(alias, r"^(?!(?i:aws))[A-Za-z0-9]{2,64}::[A-Za-z0-9]{2,64}::[A-Za-z0-9]{2,64}$")
+        # A one-letter AppName still gives a valid third part.
+        self.assertRegex(self.rendered(AppName="A")(properties["Alias"]), r"::[A-Za-z0-9]{2,64}$")
+        # Not the corebound stack itself: a broken hook under FAIL cannot block its own fix.
+        self.assertEqual(properties["StackFilters"]["StackNames"]["Exclude"], [{"Ref": "AWS::StackName"}])
+
+    def test_parameters(self):
+        parameters = self.template["Parameters"]
+        self.assertEqual(parameters["HookFailureMode"]["AllowedValues"], ["WARN", "FAIL"])
+        self.assertEqual(parameters["HookFailureMode"]["Default"], "WARN")
+        self.assertEqual(parameters["HookTargets"]["Type"], "CommaDelimitedList")
+        targets = parameters["HookTargets"]["Default"].split(",")
+        self.assertLessEqual(len(targets), 50, "TargetFilters.TargetNames takes at most 50")
+        for target in targets:
+            self.assertRegex(target, r"^[a-zA-Z0-9]{2,64}::[a-zA-Z0-9]{2,64}::[a-zA-Z0-9]{2,64}$")
+        # (tests/tests/preflight_hook.rs checks the default equals the rules' own list.)
+
+    def test_the_execution_role_is_for_the_hooks_service_and_may_only_invoke_the_function(self):
+        role = self.resources["PreflightHookExecutionRole"]["Properties"]
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        self.assertEqual(trust["Principal"], {"Service": "hooks.cloudformation.amazonaws.com"})
+        self.assertEqual(trust["Action"], "sts:AssumeRole")
+        render = self.rendered()
+        self.assertEqual(render(trust["Condition"]["StringEquals"]["aws:SourceAccount"]), "123456789012")
+        self.assertEqual(render(trust["Condition"]["ArnLike"]["aws:SourceArn"]),
+                         "arn:aws:cloudformation:us-east-1:123456789012:type/hook/*")
+        statements = [
+            statement for policy in role["Policies"] for statement in policy["PolicyDocument"]["Statement"]
+        ]
+        self.assertEqual(statements, [{
+            "Sid": "InvokePreflightHook", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+            "Resource": {"Fn::GetAtt": ["PreflightHookFunction", "Arn"]},
+        }])
+
+    def test_the_function_reads_stack_tags_and_gets_the_rules_settings(self):
+        render = self.rendered()
+        grants = [
+            st for _, st in policy_statements({"Resources": {"R": self.resources["PreflightHookRole"]}})
+            if "cloudformation:DescribeStacks" in as_list(st.get("Action", []))
+        ]
+        self.assertEqual(len(grants), 1)
+        self.assertEqual(as_list(grants[0]["Action"]), ["cloudformation:DescribeStacks"])
+        self.assertEqual(render(grants[0]["Resource"]), "arn:aws:cloudformation:us-east-1:123456789012:stack/*/*")
+        variables = self.resources["PreflightHookFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(variables["HOOK_FAILURE_MODE"], {"Ref": "HookFailureMode"})
+        self.assertEqual(variables["REQUIRED_ROLE_PREFIX"], {"Ref": "RolePrefix"})
+        self.assertEqual(variables["PERMISSIONS_BOUNDARY_ARN"], {"Ref": "PermissionsBoundaryArn"})
+        self.assertEqual(render(variables["KMS_KEY_ARN"]), "<ProjectKey.Arn>")
+        self.assertEqual(variables["REQUIRED_TAGS"], self.resources["RemediatorFunction"]["Properties"]["Environment"]["Variables"]["REQUIRED_TAGS"])
+        self.assertEqual(variables["PAYLOAD_URL_ALLOWED_HOSTS"], "", "only https S3 payload URLs in AWS")

@@ -274,6 +274,24 @@ fn every_event_file_runs_against_make_local() {
     // The failed CreateTopic (create-topic-failed.json) created nothing and nothing was made up.
     let topics = aws_calls::query(emu, "sns", "ListTopics", &[]).unwrap();
     assert!(!topics.contains("corebound-demo-audit"), "{topics}");
+
+    // The preflight hook: every request answered per the contract, its token echoed, the
+    // STACK payload fetched from the local S3 and the stack tags read from the seeded stack.
+    let mut hook = start("preflight-hook", &env);
+    for (name, mut request) in files("preflight-hook") {
+        if let Some(url) = request["requestData"]["payload"].as_str() {
+            request["requestData"]["payload"] = Value::String(on_port(url, local.port));
+        }
+        let answer = match hook.invoke(&request, WAIT) {
+            corebound_tests::InvocationResult::Response(answer) => answer,
+            other => panic!("{name}: {other:?}\n{}", hook.output()),
+        };
+        assert_eq!(answer["clientRequestToken"], request["clientRequestToken"], "{name}");
+        let status = answer["hookStatus"].as_str().unwrap_or_default();
+        assert!(["SUCCESS", "FAILED"].contains(&status), "{name}: {answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(!message.contains("could not check"), "{name}: {answer}\n{}", hook.output());
+    }
 }
 
 /// `events/env.json` is what `local --sam-env-vars` prints: the settings `make local` prints,

@@ -9,6 +9,10 @@
 //! - the remediator's own resources: the project CMK (tagged, with the template's key policy for
 //!   the services it encrypts for) and the alert topic (tagged, encrypted).
 //!
+//! - what the preflight hook's requests name: the demo stack with the mandatory tags as stack
+//!   tags (DescribeStacks), and the STACK payload in a local S3 bucket behind the request's
+//!   presigned-style URL.
+//!
 //! Identifiers are the events' own (fixed runtime, memory and gateway ids, the data key's id,
 //! the secret's ARN suffix), so the files in `events/` work unchanged.
 
@@ -59,6 +63,7 @@ pub fn seed(emu: &Emulator) -> Summary {
     seed_project_resources(emu, &mut summary);
     seed_iam(emu, &mut summary);
     seed_agentcore(emu, &mut summary);
+    seed_preflight_hook(emu, &mut summary);
     seed_remediation_subjects(emu, &mut summary);
     summary
 }
@@ -339,5 +344,37 @@ fn seed_remediation_subjects(emu: &Emulator, summary: &mut Summary) {
     summary.push((
         "data key",
         format!("{key_arn} (alias/corebound-demo-data, untagged)"),
+    ));
+}
+
+/// The stack of events/preflight-hook/*.json.
+pub const HOOK_STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/corebound-demo-agent/7d5e1f60-8f3a-11ef-9c1d-0a1b2c3d4e5f";
+/// Where events/preflight-hook/stack-create.json's payload URL points (path-style, local S3).
+pub const HOOK_PAYLOAD_BUCKET: &str = "corebound-demo-hook-payloads";
+pub const HOOK_PAYLOAD_KEY: &str = "stack-create.json";
+
+fn seed_preflight_hook(emu: &Emulator, summary: &mut Summary) {
+    emu.post(
+        "/_corebound/cloudformation/stacks",
+        &json!({"stackId": HOOK_STACK_ID, "tags": required_tags()}),
+    );
+    summary.push(("stack", format!("{HOOK_STACK_ID} (the five tags as stack tags)")));
+    let payload = std::fs::read_to_string(
+        crate::repo_root().join("events/preflight-hook/payloads/stack-create.json"),
+    )
+    .unwrap_or_else(|e| panic!("seeding the hook payload: {e}"));
+    fixtures::create_bucket(emu, HOOK_PAYLOAD_BUCKET);
+    must(
+        "the hook payload",
+        aws_calls::rest_xml(
+            emu,
+            "PUT",
+            &format!("/{HOOK_PAYLOAD_BUCKET}/{HOOK_PAYLOAD_KEY}"),
+            &payload,
+        ),
+    );
+    summary.push((
+        "hook payload",
+        format!("s3://{HOOK_PAYLOAD_BUCKET}/{HOOK_PAYLOAD_KEY} (events/preflight-hook/stack-create.json)"),
     ));
 }

@@ -30,6 +30,11 @@ pub const DEFERRAL_QUEUE: &str = "Demo-corebound-deferral";
 pub const SWEEP_QUEUE: &str = "Demo-corebound-sweep";
 pub const REPORT_BUCKET: &str = "demo-corebound-reports";
 
+/// The permissions boundary the preflight rules expect on every role (the demo's).
+pub fn boundary_arn() -> String {
+    format!("arn:aws:iam::{ACCOUNT}:policy/{ROLE_PREFIX}Boundary")
+}
+
 /// Dummy credentials: the emulator accepts any, the SDK refuses to sign without some.
 pub const ACCESS_KEY_ID: &str = "testing";
 pub const SECRET_ACCESS_KEY: &str = "testing";
@@ -112,6 +117,19 @@ pub fn functions(response_host: &str) -> Vec<Function> {
                 // locally either (`corebound sweep` runs the units in-process).
                 ("SWEEP_QUEUE_URL", sweep_queue_url()),
                 ("REPORT_BUCKET", REPORT_BUCKET.into()),
+            ],
+        },
+        Function {
+            package: "preflight-hook",
+            logical_id: "PreflightHookFunction",
+            settings: vec![
+                ("REQUIRED_ROLE_PREFIX", ROLE_PREFIX.into()),
+                ("REQUIRED_TAGS", required_tags().to_string()),
+                ("KMS_KEY_ARN", project_key_arn()),
+                ("PERMISSIONS_BOUNDARY_ARN", boundary_arn()),
+                ("HOOK_FAILURE_MODE", "WARN".into()),
+                // The STACK payload lives in the local S3 (seed.rs), on the emulator's host.
+                ("PAYLOAD_URL_ALLOWED_HOSTS", response_host.into()),
             ],
         },
     ]
