@@ -286,11 +286,18 @@ fn every_event_file_runs_against_make_local() {
             corebound_tests::InvocationResult::Response(answer) => answer,
             other => panic!("{name}: {other:?}\n{}", hook.output()),
         };
-        assert_eq!(answer["clientRequestToken"], request["clientRequestToken"], "{name}");
+        assert_eq!(
+            answer["clientRequestToken"], request["clientRequestToken"],
+            "{name}"
+        );
         let status = answer["hookStatus"].as_str().unwrap_or_default();
         assert!(["SUCCESS", "FAILED"].contains(&status), "{name}: {answer}");
         let message = answer["message"].as_str().unwrap_or_default();
-        assert!(!message.contains("could not check"), "{name}: {answer}\n{}", hook.output());
+        assert!(
+            !message.contains("could not check"),
+            "{name}: {answer}\n{}",
+            hook.output()
+        );
     }
 }
 

@@ -80,8 +80,13 @@ impl Hook {
 
     /// Answer one invocation, given its raw body and Lambda deadline (epoch ms).
     pub async fn handle(self: &Arc<Self>, raw: &[u8], deadline_epoch_ms: u64) -> Value {
-        let budget = handler_budget(deadline_epoch_ms, SystemTime::now(), ANSWER_MARGIN, OWN_LIMIT)
-            .min(OWN_LIMIT);
+        let budget = handler_budget(
+            deadline_epoch_ms,
+            SystemTime::now(),
+            ANSWER_MARGIN,
+            OWN_LIMIT,
+        )
+        .min(OWN_LIMIT);
         let give_up_at = Instant::now() + budget;
         let request = match request::parse(raw) {
             Ok(request) => request,
@@ -104,7 +109,10 @@ impl Hook {
             invocation = request.invocation,
             target = %target_name(&request.target),
         );
-        let response = self.answer(request, give_up_at, budget).instrument(span.clone()).await;
+        let response = self
+            .answer(request, give_up_at, budget)
+            .instrument(span.clone())
+            .await;
         span.in_scope(|| {
             tracing::info!(
                 hook_status = ?response.hook_status,
@@ -116,18 +124,23 @@ impl Hook {
         response.to_value()
     }
 
-    async fn answer(self: &Arc<Self>, request: HookRequest, give_up_at: Instant, budget: Duration) -> HookResponse {
+    async fn answer(
+        self: &Arc<Self>,
+        request: HookRequest,
+        give_up_at: Instant,
+        budget: Duration,
+    ) -> HookResponse {
         let token = Some(request.client_request_token.clone());
         let limit = limit(request.is_cloud_control());
         let invocation = request.invocation;
         let hook = Arc::clone(self);
         // A spawned task turns a panic into a JoinError, which is answered like any error.
-        let mut task = tokio::spawn(
-            async move { hook.check(&request, give_up_at).await }
-            .in_current_span(),
-        );
+        let mut task =
+            tokio::spawn(async move { hook.check(&request, give_up_at).await }.in_current_span());
         match tokio::time::timeout_at(give_up_at, &mut task).await {
-            Ok(Ok(Ok(Verdict::NothingToCheck(why)))) => HookResponse::success(token, format!("corebound preflight: {why}"), limit),
+            Ok(Ok(Ok(Verdict::NothingToCheck(why)))) => {
+                HookResponse::success(token, format!("corebound preflight: {why}"), limit)
+            }
             Ok(Ok(Ok(Verdict::Checked { subject, findings }))) => {
                 for finding in &findings {
                     tracing::warn!(
@@ -149,7 +162,11 @@ impl Hook {
                         limit,
                     )
                 } else {
-                    HookResponse::success(token, report::compliant(&subject, &findings, limit), limit)
+                    HookResponse::success(
+                        token,
+                        report::compliant(&subject, &findings, limit),
+                        limit,
+                    )
                 }
             }
             Ok(Ok(Err(error))) => {
@@ -172,13 +189,26 @@ impl Hook {
                 if invocation < LAST_INVOCATION {
                     return self.call_again(token, invocation, &why, limit);
                 }
-                self.could_not_check_text(token, &format!("{why}, on the last of CloudFormation's {LAST_INVOCATION} invocations"), limit)
+                self.could_not_check_text(
+                    token,
+                    &format!(
+                        "{why}, on the last of CloudFormation's {LAST_INVOCATION} invocations"
+                    ),
+                    limit,
+                )
             }
         }
     }
 
-    async fn check(&self, request: &HookRequest, give_up_at: Instant) -> Result<Verdict, HookError> {
-        let settings = self.settings.as_ref().map_err(|p| HookError::Setting(p.clone()))?;
+    async fn check(
+        &self,
+        request: &HookRequest,
+        give_up_at: Instant,
+    ) -> Result<Verdict, HookError> {
+        let settings = self
+            .settings
+            .as_ref()
+            .map_err(|p| HookError::Setting(p.clone()))?;
         if request.action == Action::Delete {
             return Ok(Verdict::NothingToCheck(format!(
                 "nothing to check on delete ({})",
@@ -224,7 +254,9 @@ impl Hook {
                 );
                 let payload = payload?;
                 if payload.template.trim().is_empty() {
-                    return Ok(Verdict::NothingToCheck(format!("{subject} has no template to check (delete-stack)")));
+                    return Ok(Verdict::NothingToCheck(format!(
+                        "{subject} has no template to check (delete-stack)"
+                    )));
                 }
                 let findings = rules::check_template(&payload.template, &tags?, &settings.rules)?;
                 Ok(Verdict::Checked { subject, findings })
@@ -233,14 +265,23 @@ impl Hook {
     }
 
     /// The stack's tags, or none for Cloud Control API operations (no stack).
-    async fn stack_tags(&self, request: &HookRequest) -> Result<BTreeMap<String, String>, HookError> {
+    async fn stack_tags(
+        &self,
+        request: &HookRequest,
+    ) -> Result<BTreeMap<String, String>, HookError> {
         match &request.stack_id {
             Some(stack_id) => self.stacks.get(stack_id, &request.account).await,
             None => Ok(BTreeMap::new()),
         }
     }
 
-    fn call_again(&self, token: Option<String>, invocation: u32, why: &str, limit: usize) -> HookResponse {
+    fn call_again(
+        &self,
+        token: Option<String>,
+        invocation: u32,
+        why: &str,
+        limit: usize,
+    ) -> HookResponse {
         HookResponse::in_progress(
             token,
             format!("corebound preflight will try again: {why}"),
@@ -250,7 +291,12 @@ impl Hook {
         )
     }
 
-    fn could_not_check(&self, token: Option<String>, error: &HookError, limit: usize) -> HookResponse {
+    fn could_not_check(
+        &self,
+        token: Option<String>,
+        error: &HookError,
+        limit: usize,
+    ) -> HookResponse {
         self.could_not_check_text(token, &error.to_string(), limit)
     }
 

@@ -47,7 +47,11 @@ impl PayloadFetcher {
     }
 
     /// The JSON document behind `url`, fetched before `give_up_at`.
-    pub async fn fetch_json(&self, url: &ResponseUrl, give_up_at: Instant) -> Result<Value, HookError> {
+    pub async fn fetch_json(
+        &self,
+        url: &ResponseUrl,
+        give_up_at: Instant,
+    ) -> Result<Value, HookError> {
         let body = self.fetch(url, give_up_at).await?;
         serde_json::from_slice(&body).map_err(|e| HookError::Payload {
             transient: false,
@@ -56,7 +60,11 @@ impl PayloadFetcher {
     }
 
     /// The template of a STACK / CHANGE_SET payload (`{"template": "...", ...}`).
-    pub async fn fetch_template(&self, url: &ResponseUrl, give_up_at: Instant) -> Result<Payload, HookError> {
+    pub async fn fetch_template(
+        &self,
+        url: &ResponseUrl,
+        give_up_at: Instant,
+    ) -> Result<Payload, HookError> {
         parse_payload(&self.fetch_json(url, give_up_at).await?)
     }
 
@@ -70,10 +78,13 @@ impl PayloadFetcher {
                 ),
             });
         }
-        let uri: hyper::Uri = url.expose_for_request().parse().map_err(|_| HookError::Payload {
-            transient: false,
-            detail: "the payload URL is not a valid URL".to_string(),
-        })?;
+        let uri: hyper::Uri = url
+            .expose_for_request()
+            .parse()
+            .map_err(|_| HookError::Payload {
+                transient: false,
+                detail: "the payload URL is not a valid URL".to_string(),
+            })?;
         let mut backoff = FIRST_BACKOFF;
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
@@ -126,7 +137,9 @@ impl PayloadFetcher {
                 .await
                 .map_err(|e| {
                     if e.is::<http_body_util::LengthLimitError>() {
-                        Attempt::Final(format!("the payload is larger than {MAX_PAYLOAD_BYTES} bytes"))
+                        Attempt::Final(format!(
+                            "the payload is larger than {MAX_PAYLOAD_BYTES} bytes"
+                        ))
                     } else {
                         Attempt::Retry(format!("reading the payload failed: {e}"))
                     }
@@ -136,7 +149,10 @@ impl PayloadFetcher {
         .await;
         match answer {
             Ok(result) => result,
-            Err(_) => Err(Attempt::Retry(format!("no answer within {} ms", timeout.as_millis()))),
+            Err(_) => Err(Attempt::Retry(format!(
+                "no answer within {} ms",
+                timeout.as_millis()
+            ))),
         }
     }
 }
@@ -176,7 +192,10 @@ mod tests {
     #[test]
     fn payload_shapes() {
         let stack = json!({"template": "{\"Resources\":{}}", "previousTemplate": ""});
-        assert_eq!(parse_payload(&stack).unwrap().template, "{\"Resources\":{}}");
+        assert_eq!(
+            parse_payload(&stack).unwrap().template,
+            "{\"Resources\":{}}"
+        );
         let deleted = json!({"template": null, "previousTemplate": null});
         assert_eq!(parse_payload(&deleted).unwrap().template, "");
         assert!(parse_payload(&json!({"template": 5})).is_err());
@@ -187,13 +206,20 @@ mod tests {
     #[tokio::test]
     async fn urls_outside_the_allow_list_are_not_fetched_and_never_shown() {
         let fetcher = PayloadFetcher::new(ResponseUrlPolicy::default());
-        let url = ResponseUrl::new("http://169.254.169.254/latest/meta-data?X-Amz-Signature=s3cr3t");
+        let url =
+            ResponseUrl::new("http://169.254.169.254/latest/meta-data?X-Amz-Signature=s3cr3t");
         let error = fetcher
             .fetch(&url, Instant::now() + Duration::from_secs(1))
             .await
             .unwrap_err()
             .to_string();
-        assert!(error.contains("169.254.169.254") && error.contains("not allowed"), "{error}");
-        assert!(!error.contains("s3cr3t") && !error.contains("meta-data"), "{error}");
+        assert!(
+            error.contains("169.254.169.254") && error.contains("not allowed"),
+            "{error}"
+        );
+        assert!(
+            !error.contains("s3cr3t") && !error.contains("meta-data"),
+            "{error}"
+        );
     }
 }

@@ -43,7 +43,9 @@ fn listed(head: String, findings: &[&Finding], limit: usize) -> String {
         let item = format!(" [{}] {}", index + 1, describe(finding));
         let left = findings.len() - index - 1;
         let tail = more(left + 1);
-        if message.chars().count() + item.chars().count() + if left > 0 { tail.chars().count() } else { 0 }
+        if message.chars().count()
+            + item.chars().count()
+            + if left > 0 { tail.chars().count() } else { 0 }
             > limit
         {
             // What fits is shown whole; the rest is counted.
@@ -77,7 +79,10 @@ fn sentence(text: &str) -> String {
 }
 
 fn more(n: usize) -> String {
-    format!(" ... and {} more (every finding is in the hook function's log)", n)
+    format!(
+        " ... and {} more (every finding is in the hook function's log)",
+        n
+    )
 }
 
 fn count(n: usize, what: &str) -> String {
@@ -109,8 +114,15 @@ mod tests {
 
     #[test]
     fn a_finding_names_pattern_resource_and_fix() {
-        let message = noncompliant("Topic1 (AWS::SNS::Topic)", &[finding(1, Certainty::Violation)], MESSAGE_LIMIT);
-        assert!(message.contains("1 finding of Topic1 (AWS::SNS::Topic) breaks"), "{message}");
+        let message = noncompliant(
+            "Topic1 (AWS::SNS::Topic)",
+            &[finding(1, Certainty::Violation)],
+            MESSAGE_LIMIT,
+        );
+        assert!(
+            message.contains("1 finding of Topic1 (AWS::SNS::Topic) breaks"),
+            "{message}"
+        );
         assert!(message.contains("pattern 4/8 (customer-managed-key) on Topic1 (AWS::SNS::Topic): KmsMasterKeyId is not set. Fix: set KmsMasterKeyId to the project key ARN."), "{message}");
     }
 
@@ -119,16 +131,33 @@ mod tests {
         let many: Vec<Finding> = (0..200).map(|n| finding(n, Certainty::Violation)).collect();
         for limit in [MESSAGE_LIMIT, CLOUD_CONTROL_MESSAGE_LIMIT] {
             let message = noncompliant("stack app", &many, limit);
-            assert!(message.chars().count() <= limit, "{}", message.chars().count());
-            assert!(message.contains("more (every finding is in the hook function's log)"), "{message}");
+            assert!(
+                message.chars().count() <= limit,
+                "{}",
+                message.chars().count()
+            );
+            assert!(
+                message.contains("more (every finding is in the hook function's log)"),
+                "{message}"
+            );
             assert!(message.contains("Topic0 "));
         }
     }
 
     #[test]
     fn compliant_messages_list_what_cannot_be_told() {
-        assert_eq!(compliant("stack app", &[], MESSAGE_LIMIT), "corebound preflight: stack app is compliant");
-        let message = compliant("stack app", &[finding(1, Certainty::CannotTell)], MESSAGE_LIMIT);
-        assert!(message.contains("1 check cannot be told") && message.contains("Topic1"), "{message}");
+        assert_eq!(
+            compliant("stack app", &[], MESSAGE_LIMIT),
+            "corebound preflight: stack app is compliant"
+        );
+        let message = compliant(
+            "stack app",
+            &[finding(1, Certainty::CannotTell)],
+            MESSAGE_LIMIT,
+        );
+        assert!(
+            message.contains("1 check cannot be told") && message.contains("Topic1"),
+            "{message}"
+        );
     }
 }

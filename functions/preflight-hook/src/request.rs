@@ -177,16 +177,10 @@ pub fn parse(raw: &[u8]) -> Result<HookRequest, Malformed> {
                 .filter(|n| (1..=100).contains(n))
                 .map(|n| n as u32)
                 .ok_or_else(|| {
-                    malformed(
-                        "requestContext.invocation is not a positive integer".to_string(),
-                    )
+                    malformed("requestContext.invocation is not a positive integer".to_string())
                 })?,
         },
-        Some(_) => {
-            return Err(malformed(
-                "requestContext is not an object".to_string(),
-            ))
-        }
+        Some(_) => return Err(malformed("requestContext is not an object".to_string())),
     };
     let target = match target_type.as_str() {
         "STACK" | "CHANGE_SET" => {
@@ -371,15 +365,23 @@ mod tests {
         value.as_object_mut().unwrap().remove("clientRequestToken");
         let request = parse_value(&value).unwrap();
         assert_eq!(request.client_request_token, "tok-1");
-        assert!(matches!(request.target, Target::Stack { ref stack_name, .. } if stack_name == "app"));
+        assert!(
+            matches!(request.target, Target::Stack { ref stack_name, .. } if stack_name == "app")
+        );
 
         value["requestData"]["targetType"] = json!("CHANGE_SET");
-        value.as_object_mut().unwrap().remove("actionInvocationPoint");
+        value
+            .as_object_mut()
+            .unwrap()
+            .remove("actionInvocationPoint");
         let request = parse_value(&value).unwrap();
         assert_eq!(request.action, Action::Create);
         assert!(matches!(request.target, Target::ChangeSet { .. }));
 
-        value["requestData"].as_object_mut().unwrap().remove("payload");
+        value["requestData"]
+            .as_object_mut()
+            .unwrap()
+            .remove("payload");
         let problem = parse_value(&value).unwrap_err();
         assert!(problem.problem.contains("payload"), "{}", problem.problem);
     }
@@ -388,19 +390,35 @@ mod tests {
     fn malformed_requests_name_the_field_and_keep_the_token() {
         let cases: Vec<(fn(&mut Value), &str)> = vec![
             (|v| v["awsAccountId"] = json!("12345"), "awsAccountId"),
-            (|v| v["actionInvocationPoint"] = json!("CREATE"), "actionInvocationPoint"),
+            (
+                |v| v["actionInvocationPoint"] = json!("CREATE"),
+                "actionInvocationPoint",
+            ),
             (|v| v["requestData"] = json!("x"), "requestData"),
             (|v| v["requestData"]["targetType"] = json!(5), "targetType"),
-            (|v| v["requestData"]["targetModel"]["resourceProperties"] = json!([1]), "resourceProperties"),
-            (|v| v["requestData"]["targetType"] = json!("NOT_A_TYPE"), "resource type"),
-            (|v| v["requestContext"]["invocation"] = json!(-1), "invocation"),
+            (
+                |v| v["requestData"]["targetModel"]["resourceProperties"] = json!([1]),
+                "resourceProperties",
+            ),
+            (
+                |v| v["requestData"]["targetType"] = json!("NOT_A_TYPE"),
+                "resource type",
+            ),
+            (
+                |v| v["requestContext"]["invocation"] = json!(-1),
+                "invocation",
+            ),
             (|v| v["stackId"] = json!(7), "stackId"),
         ];
         for (change, field) in cases {
             let mut value = resource_request();
             change(&mut value);
             let problem = parse_value(&value).unwrap_err();
-            assert!(problem.problem.contains(field), "{field}: {}", problem.problem);
+            assert!(
+                problem.problem.contains(field),
+                "{field}: {}",
+                problem.problem
+            );
             assert_eq!(problem.client_request_token.as_deref(), Some("tok-1"));
         }
         let mut value = resource_request();
@@ -419,9 +437,15 @@ mod tests {
         let problem = parse(deep.as_bytes()).unwrap_err();
         assert_eq!(problem.client_request_token.as_deref(), Some("tok-9"));
         assert!(problem.problem.contains("not valid JSON"));
-        assert!(parse(b"\xff\xfe").unwrap_err().client_request_token.is_none());
+        assert!(parse(b"\xff\xfe")
+            .unwrap_err()
+            .client_request_token
+            .is_none());
         let odd = br#"{"clientRequestToken": "a\"b"}"#;
-        assert!(parse(&odd[..odd.len() - 1]).unwrap_err().client_request_token.is_none());
+        assert!(parse(&odd[..odd.len() - 1])
+            .unwrap_err()
+            .client_request_token
+            .is_none());
     }
 
     #[test]

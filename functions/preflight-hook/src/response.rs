@@ -153,7 +153,10 @@ mod tests {
         let cut = truncate(&long, MESSAGE_LIMIT);
         assert_eq!(cut.chars().count(), MESSAGE_LIMIT);
         assert!(cut.ends_with(CUT));
-        assert_eq!(truncate(&long, CLOUD_CONTROL_MESSAGE_LIMIT).chars().count(), 1024);
+        assert_eq!(
+            truncate(&long, CLOUD_CONTROL_MESSAGE_LIMIT).chars().count(),
+            1024
+        );
         assert_eq!(truncate("short", 10), "short");
         assert_eq!(truncate("  ", 10), "no details");
     }

@@ -22,7 +22,13 @@ pub fn check_resource(
     stack_tags: &BTreeMap<String, String>,
     settings: &RuleSettings,
 ) -> Vec<Finding> {
-    corebound::preflight::check_resource(logical_id, resource_type, properties, stack_tags, settings)
+    corebound::preflight::check_resource(
+        logical_id,
+        resource_type,
+        properties,
+        stack_tags,
+        settings,
+    )
 }
 
 /// A whole template (STACK / CHANGE_SET payload), JSON or YAML, with the stack's tags.

@@ -358,7 +358,10 @@ fn seed_preflight_hook(emu: &Emulator, summary: &mut Summary) {
         "/_corebound/cloudformation/stacks",
         &json!({"stackId": HOOK_STACK_ID, "tags": required_tags()}),
     );
-    summary.push(("stack", format!("{HOOK_STACK_ID} (the five tags as stack tags)")));
+    summary.push((
+        "stack",
+        format!("{HOOK_STACK_ID} (the five tags as stack tags)"),
+    ));
     let payload = std::fs::read_to_string(
         crate::repo_root().join("events/preflight-hook/payloads/stack-create.json"),
     )
