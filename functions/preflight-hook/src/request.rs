@@ -386,9 +386,12 @@ mod tests {
         assert!(problem.problem.contains("payload"), "{}", problem.problem);
     }
 
+    /// A change to a valid request, and the field the refusal must name.
+    type Case = (fn(&mut Value), &'static str);
+
     #[test]
     fn malformed_requests_name_the_field_and_keep_the_token() {
-        let cases: Vec<(fn(&mut Value), &str)> = vec![
+        let cases: Vec<Case> = vec![
             (|v| v["awsAccountId"] = json!("12345"), "awsAccountId"),
             (
                 |v| v["actionInvocationPoint"] = json!("CREATE"),
