@@ -1114,7 +1114,8 @@ class PreflightHook(_Templates):
         targets = parameters["HookTargets"]["Default"].split(",")
         self.assertLessEqual(len(targets), 50, "TargetFilters.TargetNames takes at most 50")
         for target in targets:
-            self.assertRegex(target, r"^[a-zA-Z0-9]{2,64}::[a-zA-Z0-9]{2,64}::[a-zA-Z0-9]{2,64}$")
+            # Full wildcards such as AWS::BedrockAgentCore::* are allowed (hooks-target-filtering).
+            self.assertRegex(target, r"^[a-zA-Z0-9]{2,64}::[a-zA-Z0-9]{2,64}::([a-zA-Z0-9]{2,64}|\*)$")
         # (tests/tests/preflight_hook.rs checks the default equals the rules' own list.)
 
     def test_the_execution_role_is_for_the_hooks_service_and_may_only_invoke_the_function(self):
