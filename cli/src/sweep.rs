@@ -332,6 +332,7 @@ mod tests {
             started_at_epoch: 0,
             account: None,
             region: None,
+            targets: Vec::new(),
         };
         let part = Part {
             sweep_id: manifest.sweep_id.clone(),
@@ -342,6 +343,8 @@ mod tests {
             out_of_scope: 1,
             unreadable: None,
             resources: vec![ResourceResult::gone(ResourceKind::Secret, "arn:s", "x")],
+            account: None,
+            region: None,
         };
         let text = table(&Report::assemble(&manifest, vec![part], "t".into()));
         let lines: Vec<&str> = text.lines().collect();

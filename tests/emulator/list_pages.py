@@ -102,7 +102,8 @@ def _every_queue_url(request: AwsRequest, prefix: str | None) -> list[str]:
     """Every queue's URL, as moto forms them (request scheme and host), past moto's cap of 1000."""
     scheme = request.environ.get("wsgi.url_scheme", "http")
     host = request.header("Host") or request.environ.get("SERVER_NAME", "localhost")
-    queues = sqs_backends[ACCOUNT_ID][request.region].queues
+    # The caller's account (a spoke's session lists its own queues, not the default account's).
+    queues = sqs_backends[request.account or ACCOUNT_ID][request.region].queues
     return [
         f"{scheme}://{host}/{queue.account_id}/{name}"
         for name, queue in queues.items()

@@ -43,7 +43,7 @@ def _sse_sqs_requested(attributes: dict) -> bool:
 def _queue(request: AwsRequest, sqs_backends):
     body = json.loads(request.body or b"{}")
     name = body.get("QueueName") or str(body.get("QueueUrl", "")).rstrip("/").rsplit("/", 1)[-1]
-    return sqs_backends[ACCOUNT_ID][request.region].queues.get(name)
+    return sqs_backends[request.account or ACCOUNT_ID][request.region].queues.get(name)
 
 
 def before(request: AwsRequest) -> Response | None:

@@ -56,7 +56,8 @@ def handle(request: AwsRequest) -> Response | None:
     filters = sorted({_TYPE_FILTERS[service] for service in (_service(arn) for arn in arns) if service in _TYPE_FILTERS})
     mappings = []
     if filters:
-        backend = resourcegroupstaggingapi_backends[ACCOUNT_ID][request.region]
+        # The caller's account: a spoke's session sees its own resources only.
+        backend = resourcegroupstaggingapi_backends[request.account or ACCOUNT_ID][request.region]
         for entry in backend._get_resources_generator(tag_filters=[], resource_type_filters=filters):
             if entry["ResourceARN"] in wanted and entry["Tags"]:
                 mappings.append({"ResourceARN": entry["ResourceARN"], "Tags": entry["Tags"]})

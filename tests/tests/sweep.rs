@@ -770,14 +770,18 @@ fn an_expired_lock_is_taken_over_and_units_for_other_accounts_are_refused() {
     let sweep_id = started["sweep_id"].as_str().unwrap();
 
     let foreign = json!({"MessageId": "m-foreign", "ReceiptHandle": "r", "Body": json!({
-        "sweep_id": sweep_id, "resource_type": "sqs_queue", "page": 0, "account": "210987654321"}).to_string()});
+        "sweep_id": sweep_id, "resource_type": "sqs_queue", "page": 0, "account": "210987654321",
+        "region": "us-east-1"}).to_string()});
     let before = emu.requests().len();
     let answer = response(process.invoke(&json!({"Records": [sqs_record(&foreign)]}), WAIT));
     assert_eq!(
         answer,
         json!({"batchItemFailures": [{"itemIdentifier": "m-foreign"}]})
     );
-    assert!(process.wait_for_output("sweeps only its own account", Duration::from_secs(5)));
+    assert!(process.wait_for_output(
+        "not an account and region ACCOUNT_SETTINGS configures",
+        Duration::from_secs(5)
+    ));
     assert!(emu.requests()[before..].is_empty(), "nothing read");
 }
 

@@ -115,6 +115,8 @@ mod tests {
             findings: vec![],
             exceptions: vec![],
             error: None,
+            account: None,
+            region: None,
         }
     }
 
@@ -132,6 +134,7 @@ mod tests {
             started_at_epoch: 0,
             account: None,
             region: Some("us-east-1".into()),
+            targets: Vec::new(),
         };
         let parts = kinds
             .iter()
@@ -150,6 +153,8 @@ mod tests {
                     .filter(|r| r.resource_type == *kind)
                     .cloned()
                     .collect(),
+                account: None,
+                region: None,
             })
             .collect();
         Report::assemble(&manifest, parts, "2026-12-03T23:16:00Z".into())

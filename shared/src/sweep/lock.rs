@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::fan_out::{SweepTarget, TargetTypes};
 use crate::remediation::{Mode, ResourceKind};
 
 /// `sweep-lock.json`.
@@ -56,6 +57,24 @@ pub struct Manifest {
     pub account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// A hub's sweep (issue 13 §4): every account and region it covers, with the types swept
+    /// there. Empty for a single-account sweep, which covers `types` in its own account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetTypes>,
+}
+
+impl Manifest {
+    /// What the sweep covers: `(None, types)` for a single-account sweep, else one entry per
+    /// target.
+    pub fn groups(&self) -> Vec<(Option<SweepTarget>, Vec<ResourceKind>)> {
+        if self.targets.is_empty() {
+            return vec![(None, self.types.clone())];
+        }
+        self.targets
+            .iter()
+            .map(|target| (Some(target.target()), target.types.clone()))
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -120,6 +120,8 @@ mod tests {
                 would,
                 ResourceResult::gone(ResourceKind::SnsTopic, "arn:t2", "x"),
             ],
+            account: None,
+            region: None,
         };
         let line = unit_metrics("corebound-remediator", Mode::Report, &part, 1_000);
         let directive = &line["_aws"]["CloudWatchMetrics"][0];

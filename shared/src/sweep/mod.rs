@@ -13,6 +13,7 @@
 //! 3. the unit whose part completes every type ([`completion`]) assembles the [`Report`],
 //!    logs the sweep's metrics and sends the [`summary`] when something needs a person.
 
+mod fan_out;
 mod lock;
 mod metrics;
 mod outcome;
@@ -21,6 +22,7 @@ mod settings;
 mod summary;
 mod unit;
 
+pub use fan_out::{fan_out, SweepTarget, TargetTypes};
 pub use lock::{lock_decision, Lock, LockDecision, Manifest};
 pub use metrics::{sweep_metrics, unit_metrics, METRICS_NAMESPACE};
 pub use outcome::{classify, Outcome, ResourceResult};

@@ -99,6 +99,11 @@ pub struct ResourceResult {
     /// The failed read or write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The account and region of a hub's sweep (set when the report is assembled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 impl ResourceResult {
@@ -146,6 +151,8 @@ impl ResourceResult {
             findings: Vec::new(),
             exceptions: Vec::new(),
             error,
+            account: None,
+            region: None,
         }
     }
 }

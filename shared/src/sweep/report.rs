@@ -4,7 +4,8 @@
 //! - `sweep-lock.json`: the running sweep ([`super::Lock`]);
 //! - `sweep-parts/<sweep id>/manifest.json`: what the sweep covers ([`super::Manifest`]);
 //! - `sweep-parts/<sweep id>/<type>-<page>.json`, or `…-<page>-last.json` for a type's last
-//!   page: one [`Part`] per unit (a retried unit overwrites its own part);
+//!   page: one [`Part`] per unit (a retried unit overwrites its own part); a hub's sweep puts
+//!   each account's and region's parts under `sweep-parts/<sweep id>/<account>/<region>/`;
 //! - `sweeps/<sweep id>/report.json`: the [`Report`], written once;
 //! - `manual-sweeps/<sweep id>/report.json`: the report of a `corebound sweep` run.
 //!
@@ -15,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::fan_out::SweepTarget;
 use super::lock::Manifest;
 use super::outcome::{Outcome, ResourceResult};
 use crate::remediation::{Mode, ResourceKind};
@@ -47,12 +49,38 @@ pub struct Part {
     pub unreadable: Option<String>,
     /// In-scope resources, one result each.
     pub resources: Vec<ResourceResult>,
+    /// The account and region swept (a hub's sweep); absent: the function's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+impl Part {
+    pub fn target(&self) -> Option<SweepTarget> {
+        match (&self.account, &self.region) {
+            (Some(account), Some(region)) => Some(SweepTarget {
+                account: account.clone(),
+                region: region.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Where a part is stored.
-pub fn part_key(sweep_id: &str, kind: ResourceKind, page: u32, last: bool) -> String {
+pub fn part_key(
+    sweep_id: &str,
+    target: Option<&SweepTarget>,
+    kind: ResourceKind,
+    page: u32,
+    last: bool,
+) -> String {
+    let folder = target
+        .map(|t| format!("{}/{}/", t.account, t.region))
+        .unwrap_or_default();
     format!(
-        "{PARTS_PREFIX}{sweep_id}/{}-{page:05}{}.json",
+        "{PARTS_PREFIX}{sweep_id}/{folder}{}-{page:05}{}.json",
         kind_name(kind),
         if last { "-last" } else { "" }
     )
@@ -68,21 +96,44 @@ pub fn manual_report_key(sweep_id: &str) -> String {
 }
 
 /// A part's identity, read back from its key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PartKey {
+    /// `None`: the function's own account and region (a single-account sweep).
+    pub target: Option<SweepTarget>,
     pub resource_type: ResourceKind,
     pub page: u32,
     pub last: bool,
 }
 
-/// `sweep-parts/<id>/<type>-<page>[-last].json` → its [`PartKey`]; `None` for any other key
-/// (the manifest, or something that is not ours).
+/// `sweep-parts/<id>/[<account>/<region>/]<type>-<page>[-last].json` → its [`PartKey`];
+/// `None` for any other key (the manifest, or something that is not ours).
 pub fn parse_part_key(sweep_id: &str, key: &str) -> Option<PartKey> {
-    let name = key
+    let path = key
         .strip_prefix(PARTS_PREFIX)?
         .strip_prefix(sweep_id)?
         .strip_prefix('/')?
         .strip_suffix(".json")?;
+    let segments: Vec<&str> = path.split('/').collect();
+    let (target, name) = match segments.as_slice() {
+        [name] => (None, *name),
+        [account, region, name]
+            if account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && !region.is_empty()
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+        {
+            (
+                Some(SweepTarget {
+                    account: account.to_string(),
+                    region: region.to_string(),
+                }),
+                *name,
+            )
+        }
+        _ => return None,
+    };
     let (name, last) = match name.strip_suffix("-last") {
         Some(name) => (name, true),
         None => (name, false),
@@ -93,18 +144,35 @@ pub fn parse_part_key(sweep_id: &str, key: &str) -> Option<PartKey> {
     }
     let resource_type = serde_json::from_value(serde_json::Value::String(kind.to_string())).ok()?;
     Some(PartKey {
+        target,
         resource_type,
         page: page.parse().ok()?,
         last,
     })
 }
 
-/// When every type of the sweep has its last page and every page before it, the parts to
-/// assemble the report from (the last-marked one for a type's last page); else `None`.
-pub fn completion(types: &[ResourceKind], keys: &[PartKey]) -> Option<Vec<PartKey>> {
+/// When every type of the sweep (in every account and region of a hub's sweep) has its last
+/// page and every page before it, the parts to assemble the report from (the last-marked one
+/// for a type's last page); else `None`.
+pub fn completion(manifest: &Manifest, keys: &[PartKey]) -> Option<Vec<PartKey>> {
+    let mut chosen = Vec::new();
+    for (target, types) in manifest.groups() {
+        chosen.extend(completion_of(&target, &types, keys)?);
+    }
+    Some(chosen)
+}
+
+fn completion_of(
+    target: &Option<SweepTarget>,
+    types: &[ResourceKind],
+    keys: &[PartKey],
+) -> Option<Vec<PartKey>> {
     let mut chosen = Vec::new();
     for kind in types {
-        let of_kind: Vec<&PartKey> = keys.iter().filter(|k| k.resource_type == *kind).collect();
+        let of_kind: Vec<&PartKey> = keys
+            .iter()
+            .filter(|k| k.resource_type == *kind && k.target == *target)
+            .collect();
         // The first last-marked page ends the type (a retried unit may have seen more pages
         // before resources were deleted; pages past the end are ignored).
         let last = of_kind.iter().filter(|k| k.last).map(|k| k.page).min()?;
@@ -114,12 +182,14 @@ pub fn completion(types: &[ResourceKind], keys: &[PartKey]) -> Option<Vec<PartKe
         }
         for page in 0..last {
             chosen.push(PartKey {
+                target: target.clone(),
                 resource_type: *kind,
                 page,
                 last: false,
             });
         }
         chosen.push(PartKey {
+            target: target.clone(),
             resource_type: *kind,
             page: last,
             last: true,
@@ -148,6 +218,11 @@ pub struct TypeReport {
     /// The type could not be listed (access denied): its resources are unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
+    /// The account and region (a hub's sweep has one entry per type, account and region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// The totals of the report.
@@ -162,7 +237,7 @@ pub struct Summary {
     pub non_compliant: usize,
     /// A person must act: findings, failed writes, unreadable resources or types.
     pub needs_person: usize,
-    /// Types that could not be listed.
+    /// Types that could not be listed (in at least one account and region).
     pub unreadable_types: Vec<ResourceKind>,
 }
 
@@ -190,23 +265,28 @@ impl Report {
     /// The report of a sweep from its manifest and every part ([`completion`] chose them).
     pub fn assemble(manifest: &Manifest, parts: Vec<Part>, finished_at: String) -> Report {
         let mut types: Vec<TypeReport> = manifest
-            .types
-            .iter()
-            .map(|kind| TypeReport {
-                resource_type: *kind,
-                pages: 0,
-                listed: 0,
-                out_of_scope: 0,
-                outcomes: zero_counts(),
-                unreadable: None,
+            .groups()
+            .into_iter()
+            .flat_map(|(target, kinds)| {
+                kinds.into_iter().map(move |kind| TypeReport {
+                    resource_type: kind,
+                    pages: 0,
+                    listed: 0,
+                    out_of_scope: 0,
+                    outcomes: zero_counts(),
+                    unreadable: None,
+                    account: target.as_ref().map(|t| t.account.clone()),
+                    region: target.as_ref().map(|t| t.region.clone()),
+                })
             })
             .collect();
         let mut resources = Vec::new();
         for part in parts {
-            let Some(entry) = types
-                .iter_mut()
-                .find(|entry| entry.resource_type == part.resource_type)
-            else {
+            let Some(entry) = types.iter_mut().find(|entry| {
+                entry.resource_type == part.resource_type
+                    && entry.account == part.account
+                    && entry.region == part.region
+            }) else {
                 continue;
             };
             entry.pages += 1;
@@ -218,19 +298,35 @@ impl Report {
             for resource in &part.resources {
                 *entry.outcomes.entry(resource.outcome).or_default() += 1;
             }
-            resources.extend(part.resources);
+            let (account, region) = (part.account, part.region);
+            resources.extend(part.resources.into_iter().map(|mut resource| {
+                resource.account = account.clone();
+                resource.region = region.clone();
+                resource
+            }));
         }
-        resources.sort_by(|a, b| (a.resource_type, &a.arn).cmp(&(b.resource_type, &b.arn)));
+        let order = |r: &ResourceResult| {
+            (
+                r.account.clone(),
+                r.region.clone(),
+                r.resource_type,
+                r.arn.clone(),
+            )
+        };
+        resources.sort_by_key(order);
         // A retried page listed again after a change may repeat a resource: keep one.
-        resources.dedup_by(|a, b| a.resource_type == b.resource_type && a.arn == b.arn);
+        resources.dedup_by(|a, b| order(a) == order(b));
         let mut outcomes = zero_counts();
         for resource in &resources {
             *outcomes.entry(resource.outcome).or_default() += 1;
         }
+        let unreadable_entries = types.iter().filter(|e| e.unreadable.is_some()).count();
         let unreadable_types: Vec<ResourceKind> = types
             .iter()
             .filter(|entry| entry.unreadable.is_some())
             .map(|entry| entry.resource_type)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
             .collect();
         let summary = Summary {
             resources: resources.len(),
@@ -238,7 +334,7 @@ impl Report {
             outcomes,
             non_compliant: resources.iter().filter(|r| r.non_compliant()).count(),
             needs_person: resources.iter().filter(|r| r.needs_person()).count()
-                + unreadable_types.len(),
+                + unreadable_entries,
             unreadable_types,
         };
         Report {
@@ -267,20 +363,42 @@ pub fn kind_name(kind: ResourceKind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sweep::TargetTypes;
 
     const ID: &str = "20261203T231500Z-1a2b3c4d";
+
+    fn manifest_of(types: &[ResourceKind], targets: Vec<TargetTypes>) -> Manifest {
+        Manifest {
+            sweep_id: ID.to_string(),
+            mode: Mode::Report,
+            types: types.to_vec(),
+            started_at: "2026-12-03T23:15:00Z".to_string(),
+            started_at_epoch: 0,
+            account: None,
+            region: None,
+            targets,
+        }
+    }
+
+    fn target(account: &str, region: &str) -> SweepTarget {
+        SweepTarget {
+            account: account.into(),
+            region: region.into(),
+        }
+    }
 
     fn key(kind: ResourceKind, page: u32, last: bool) -> PartKey {
         PartKey {
             resource_type: kind,
             page,
             last,
+            target: None,
         }
     }
 
     #[test]
     fn part_keys_round_trip() {
-        let text = part_key(ID, ResourceKind::SqsQueue, 3, true);
+        let text = part_key(ID, None, ResourceKind::SqsQueue, 3, true);
         assert_eq!(
             text,
             "sweep-parts/20261203T231500Z-1a2b3c4d/sqs_queue-00003-last.json"
@@ -289,7 +407,7 @@ mod tests {
             parse_part_key(ID, &text),
             Some(key(ResourceKind::SqsQueue, 3, true))
         );
-        let text = part_key(ID, ResourceKind::LogGroup, 0, false);
+        let text = part_key(ID, None, ResourceKind::LogGroup, 0, false);
         assert_eq!(
             parse_part_key(ID, &text),
             Some(key(ResourceKind::LogGroup, 0, false))
@@ -302,11 +420,107 @@ mod tests {
         ] {
             assert_eq!(parse_part_key(ID, other), None, "{other}");
         }
+        // A hub's sweep: the account's and region's folder.
+        let spoke = target("222233334444", "eu-west-1");
+        let text = part_key(ID, Some(&spoke), ResourceKind::Secret, 1, false);
+        assert_eq!(
+            text,
+            "sweep-parts/20261203T231500Z-1a2b3c4d/222233334444/eu-west-1/secret-00001.json"
+        );
+        assert_eq!(
+            parse_part_key(ID, &text),
+            Some(PartKey {
+                target: Some(spoke),
+                ..key(ResourceKind::Secret, 1, false)
+            })
+        );
+        for other in [
+            "sweep-parts/20261203T231500Z-1a2b3c4d/2222/eu-west-1/secret-00001.json",
+            "sweep-parts/20261203T231500Z-1a2b3c4d/222233334444/secret-00001.json",
+            "sweep-parts/20261203T231500Z-1a2b3c4d/222233334444/EU/secret-00001.json",
+            "sweep-parts/20261203T231500Z-1a2b3c4d/a/b/c/secret-00001.json",
+        ] {
+            assert_eq!(parse_part_key(ID, other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_hub_sweep_is_complete_when_every_account_and_region_is() {
+        let spoke = target("222233334444", "eu-west-1");
+        let hub = target("111122223333", "us-east-1");
+        let manifest = manifest_of(
+            &[],
+            vec![
+                TargetTypes {
+                    account: hub.account.clone(),
+                    region: hub.region.clone(),
+                    types: vec![ResourceKind::IamRole, ResourceKind::Secret],
+                },
+                TargetTypes {
+                    account: spoke.account.clone(),
+                    region: spoke.region.clone(),
+                    types: vec![ResourceKind::Secret],
+                },
+            ],
+        );
+        let in_target = |t: &SweepTarget, kind, page, last| PartKey {
+            target: Some(t.clone()),
+            ..key(kind, page, last)
+        };
+        let mut keys = vec![
+            in_target(&hub, ResourceKind::IamRole, 0, true),
+            in_target(&hub, ResourceKind::Secret, 0, true),
+            // The single-account layout does not stand in for a target's parts.
+            key(ResourceKind::Secret, 0, true),
+        ];
+        assert_eq!(completion(&manifest, &keys), None, "the spoke is missing");
+        keys.push(in_target(&spoke, ResourceKind::Secret, 0, true));
+        let chosen = completion(&manifest, &keys).unwrap();
+        assert_eq!(chosen.len(), 3);
+        assert!(chosen.iter().all(|k| k.target.is_some()));
+
+        // The report: one type entry per account and region, resources carry theirs, and the
+        // same name in two accounts is two resources.
+        let part = |t: &SweepTarget, kind, unreadable: Option<&str>| Part {
+            sweep_id: ID.into(),
+            resource_type: kind,
+            page: 0,
+            last: true,
+            listed: 1,
+            out_of_scope: 0,
+            unreadable: unreadable.map(str::to_string),
+            resources: if unreadable.is_some() {
+                vec![]
+            } else {
+                vec![ResourceResult::gone(kind, "corebound-demo-db", "x")]
+            },
+            account: Some(t.account.clone()),
+            region: Some(t.region.clone()),
+        };
+        let parts = vec![
+            part(
+                &hub,
+                ResourceKind::IamRole,
+                Some("iam:ListRoles: AccessDenied"),
+            ),
+            part(&hub, ResourceKind::Secret, None),
+            part(&spoke, ResourceKind::Secret, None),
+        ];
+        let report = Report::assemble(&manifest, parts, "2026-12-03T23:16:00Z".into());
+        assert_eq!(report.types.len(), 3);
+        assert_eq!(report.resources.len(), 2);
+        assert_eq!(report.resources[0].account.as_deref(), Some("111122223333"));
+        assert_eq!(report.resources[1].region.as_deref(), Some("eu-west-1"));
+        assert_eq!(report.summary.unreadable_types, [ResourceKind::IamRole]);
+        assert_eq!(report.types[0].account.as_deref(), Some("111122223333"));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["resources"][1]["account"], "222233334444");
+        assert_eq!(serde_json::from_value::<Report>(json).unwrap(), report);
     }
 
     #[test]
     fn a_sweep_is_complete_when_every_type_has_all_its_pages() {
-        let types = [ResourceKind::SqsQueue, ResourceKind::Secret];
+        let types = manifest_of(&[ResourceKind::SqsQueue, ResourceKind::Secret], vec![]);
         let mut keys = vec![
             key(ResourceKind::SqsQueue, 0, false),
             key(ResourceKind::SqsQueue, 2, true),
@@ -321,7 +535,10 @@ mod tests {
         let chosen = completion(&types, &keys).unwrap();
         assert_eq!(chosen.len(), 4);
         assert!(chosen.contains(&key(ResourceKind::SqsQueue, 2, true)));
-        assert_eq!(completion(&[ResourceKind::Memory], &keys), None);
+        assert_eq!(
+            completion(&manifest_of(&[ResourceKind::Memory], vec![]), &keys),
+            None
+        );
         // A page that was the last on a retry ends the type; later pages are ignored.
         keys.push(key(ResourceKind::SqsQueue, 1, true));
         keys.push(key(ResourceKind::SqsQueue, 3, true));
@@ -340,6 +557,7 @@ mod tests {
             started_at_epoch: 0,
             account: None,
             region: Some("us-east-1".to_string()),
+            targets: Vec::new(),
         };
         let result = |arn: &str, outcome| {
             let mut result = ResourceResult::gone(ResourceKind::SqsQueue, arn, "x");
@@ -363,6 +581,8 @@ mod tests {
                     result("q2", Outcome::WouldFix),
                     result("q1", Outcome::Compliant),
                 ],
+                account: None,
+                region: None,
             },
             Part {
                 sweep_id: ID.into(),
@@ -373,6 +593,8 @@ mod tests {
                 out_of_scope: 0,
                 unreadable: None,
                 resources: vec![result("q2", Outcome::WouldFix)],
+                account: None,
+                region: None,
             },
             Part {
                 sweep_id: ID.into(),
@@ -383,6 +605,8 @@ mod tests {
                 out_of_scope: 0,
                 unreadable: Some("iam:ListRoles failed: AccessDenied".into()),
                 resources: vec![],
+                account: None,
+                region: None,
             },
         ];
         let report = Report::assemble(&manifest, parts, "2026-12-03T23:16:00Z".into());

@@ -111,6 +111,7 @@ mod tests {
             started_at_epoch: 0,
             account: None,
             region: None,
+            targets: Vec::new(),
         };
         let part = |resources| Part {
             sweep_id: manifest.sweep_id.clone(),
@@ -121,6 +122,8 @@ mod tests {
             out_of_scope: 0,
             unreadable: None,
             resources,
+            account: None,
+            region: None,
         };
         let gone = ResourceResult::gone(ResourceKind::Secret, "arn:s1", "deleted");
         let report = Report::assemble(&manifest, vec![part(vec![gone])], "t".into());

@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::fan_out::SweepTarget;
 use crate::remediation::ResourceKind;
 
 /// Every kind a sweep covers, in the order the units are enqueued.
@@ -83,6 +84,26 @@ impl WorkUnit {
         }
     }
 
+    /// The first page of `kind` in `target` (a hub's sweep); `None` is the function's own.
+    pub fn first_in(sweep_id: &str, kind: ResourceKind, target: Option<&SweepTarget>) -> Self {
+        WorkUnit {
+            account: target.map(|t| t.account.clone()),
+            region: target.map(|t| t.region.clone()),
+            ..WorkUnit::first(sweep_id, kind)
+        }
+    }
+
+    /// The account and region the unit sweeps; `None`: the function's own.
+    pub fn target(&self) -> Option<SweepTarget> {
+        match (&self.account, &self.region) {
+            (Some(account), Some(region)) => Some(SweepTarget {
+                account: account.clone(),
+                region: region.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// The page after this one, continuing at `token`.
     pub fn next(&self, token: String) -> Self {
         WorkUnit {
@@ -149,6 +170,11 @@ pub fn parse_unit(body: &str) -> Result<WorkUnit, UnitError> {
         if !valid {
             return Err(UnitError(format!("region {region:?} is not a region name")));
         }
+    }
+    if unit.account.is_some() != unit.region.is_some() {
+        return Err(UnitError(
+            "account and region are given together or not at all".into(),
+        ));
     }
     Ok(unit)
 }
@@ -263,6 +289,10 @@ mod tests {
             (
                 r#"{"sweep_id": "20261203T231500Z-1a2b3c4d", "resource_type": "sns_topic", "page": 100001, "page_token": "t"}"#,
                 "page",
+            ),
+            (
+                r#"{"sweep_id": "20261203T231500Z-1a2b3c4d", "resource_type": "sns_topic", "page": 0, "account": "123456789012"}"#,
+                "together",
             ),
         ];
         for (body, reason) in cases {

@@ -40,7 +40,7 @@ pub async fn evaluate_page(
     event_id: &str,
     items: Vec<Listed>,
 ) -> Result<(Vec<ResourceResult>, usize), CallError> {
-    let config = &context.remediator.config;
+    let config = &context.config;
     let listed = items.len();
     let in_scope: Vec<Listed> = items
         .into_iter()
@@ -94,10 +94,25 @@ async fn event_path(
     };
     let remediator = context.remediator;
     match remediator
-        .fix(event_id, &identified, Trigger::Create, context.retry)
+        .fix_in(
+            event_id,
+            &identified,
+            Trigger::Create,
+            context.clients(),
+            &context.config,
+            &context.partition,
+            context.retry,
+        )
         .await
     {
         Ok(fix) => {
+            if fix.stale_credentials {
+                // Nothing of this resource is recorded: the retried unit decides it again.
+                let what = format!("a call on {} was refused", fix.resource.identifier());
+                if let Some(error) = context.session_refused(&what) {
+                    return Err(error);
+                }
+            }
             if context.emit_audit {
                 for record in &fix.records {
                     emit(record);
@@ -114,13 +129,16 @@ async fn event_path(
                     ),
                 });
             }
-            let execution = match remediator.config.mode {
+            let execution = match context.config.mode {
                 Mode::Report => Execution::Report,
                 Mode::Enforce => Execution::Enforced(&fix.outcomes),
             };
             Ok(classify(&fix.resource, &fix.state, &fix.plan, execution))
         }
-        Err(error) => read_failure(item, error),
+        Err(error) => match context.stale(&error) {
+            Some(stale) => Err(stale),
+            None => read_failure(item, error),
+        },
     }
 }
 
@@ -192,6 +210,10 @@ async fn batch_states(context: &Context<'_>, items: &[Listed]) -> Result<Vec<Bat
         };
         let batch = match batch {
             Batch::Failed(error) if error.kind == FailureKind::Transient => return Err(error),
+            Batch::Failed(error) => match context.stale(&error) {
+                Some(stale) => return Err(stale),
+                None => Batch::Failed(error),
+            },
             other => other,
         };
         batches.push(batch);
@@ -220,6 +242,9 @@ async fn fill_tags(
         Ok(tags) => tags,
         Err(error) if error.kind == FailureKind::Transient => return Err(error),
         Err(error) => {
+            if let Some(stale) = context.stale(&error) {
+                return Err(stale);
+            }
             tracing::warn!(%error, "tagging API unavailable: reading tags resource by resource");
             for (item, batch) in items.iter().zip(batches.iter_mut()) {
                 if item.resource.kind() != ResourceKind::Secret && matches!(batch, Batch::State(_))

@@ -94,6 +94,7 @@ async fn sweep(
         started_at_epoch: started,
         account: None,
         region: context.region.clone(),
+        targets: Vec::new(),
     };
     let mut queue: VecDeque<WorkUnit> = SWEPT_KINDS
         .iter()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use corebound::remediation::url_names_queue;
 use corebound::sweep::{
-    completion, new_sweep_id, parse_part_key, parse_unit, part_key, report_key, summary,
+    completion, fan_out, new_sweep_id, parse_part_key, parse_unit, part_key, report_key, summary,
     sweep_metrics, timestamp, unit_metrics, Lock, Manifest, Part, PartKey, Report, SweepSettings,
     WorkUnit, PARTS_PREFIX, SWEPT_KINDS,
 };
@@ -20,7 +20,7 @@ use crate::handler::Remediator;
 use crate::retry::{CallError, RetryPolicy};
 
 use super::store::{Acquired, Condition, Store, Written};
-use super::unit::run_unit;
+use super::unit::{run_unit, unreadable};
 use super::Context;
 
 /// A unit is not started with less than this left before the invocation's deadline: it goes
@@ -89,6 +89,31 @@ pub async fn start(
     if let Some(previous) = &previous {
         tracing::warn!(previous = %previous, "took over the expired lock of a sweep that did not finish");
     }
+    // A hub's sweep covers every account and region ACCOUNT_SETTINGS gives a key for.
+    let own = Context::new(remediator, settings, retry, true);
+    let covered = fan_out(
+        &remediator.accounts.configured_targets(Some(&own.account)),
+        (&own.account, own.region.as_deref()),
+    )
+    .unwrap_or_default();
+    let units: Vec<WorkUnit> = if covered.is_empty() {
+        SWEPT_KINDS
+            .iter()
+            .map(|kind| WorkUnit::first(&sweep_id, *kind))
+            .collect()
+    } else {
+        covered
+            .iter()
+            .flat_map(|target| {
+                let at = target.target();
+                target
+                    .types
+                    .iter()
+                    .map(|kind| WorkUnit::first_in(&sweep_id, *kind, Some(&at)))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
     let manifest = Manifest {
         sweep_id: sweep_id.clone(),
         mode,
@@ -97,14 +122,13 @@ pub async fn start(
         started_at_epoch: now,
         account: None,
         region: None,
+        targets: covered,
     };
     let enqueued = async {
         store
             .put_json(&manifest_key(&sweep_id), &manifest, Condition::None)
             .await?;
-        for kind in SWEPT_KINDS {
-            send(remediator, retry, queue, &WorkUnit::first(&sweep_id, kind)).await?;
-        }
+        send_all(remediator, retry, queue, &units).await?;
         Ok::<(), CallError>(())
     }
     .await;
@@ -117,8 +141,60 @@ pub async fn start(
         }
         return Err(error);
     }
-    tracing::info!(sweep_id = %sweep_id, ?mode, units = SWEPT_KINDS.len(), "sweep started");
-    Ok(json!({"sweep": "started", "sweep_id": sweep_id, "units": SWEPT_KINDS.len()}))
+    tracing::info!(sweep_id = %sweep_id, ?mode, units = units.len(), targets = manifest.targets.len(), "sweep started");
+    Ok(json!({"sweep": "started", "sweep_id": sweep_id, "units": units.len()}))
+}
+
+/// The first units, ten to a `SendMessageBatch` (a hub's sweep starts hundreds).
+async fn send_all(
+    remediator: &Remediator,
+    retry: &RetryPolicy,
+    queue: &str,
+    units: &[WorkUnit],
+) -> Result<(), CallError> {
+    const OPERATION: &str = "sqs:SendMessageBatch";
+    for chunk in units.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(index, unit)| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message_body(unit.to_json())
+                    .build()
+                    .map_err(|error| CallError::invalid(OPERATION, error.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = retry
+            .sdk(OPERATION, || {
+                remediator
+                    .clients
+                    .sqs
+                    .send_message_batch()
+                    .queue_url(queue)
+                    .set_entries(Some(entries.clone()))
+                    .send()
+            })
+            .await?;
+        // An entry refused inside a successful answer: sent one by one, with their retries.
+        for failed in output.failed() {
+            let unit = failed
+                .id()
+                .parse::<usize>()
+                .ok()
+                .and_then(|index| chunk.get(index));
+            match unit {
+                Some(unit) => send(remediator, retry, queue, unit).await?,
+                None => {
+                    return Err(CallError::invalid(
+                        OPERATION,
+                        format!("unknown entry id {:?} in the answer", failed.id()),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn send(
@@ -189,22 +265,23 @@ async fn one_record(
     } else {
         Err("the record is not from SWEEP_QUEUE_URL".to_string())
     };
-    // Fan-out to other accounts and regions (issue 13) needs their clients: until then such a
-    // unit is not swept here, in the function's own account, by mistake.
-    let unit = unit.and_then(|unit| {
-        let own = Context::new(remediator, settings, retry, true);
-        let foreign_account = unit.account.as_deref().is_some_and(|a| a != own.account);
-        let foreign_region = unit
-            .region
-            .as_deref()
-            .is_some_and(|r| Some(r) != own.region.as_deref());
-        if foreign_account || foreign_region {
-            Err(format!(
-                "unit for account {:?} region {:?}: this function sweeps only its own account and region",
-                unit.account, unit.region
-            ))
-        } else {
-            Ok(unit)
+    // A unit for another account or region must name one ACCOUNT_SETTINGS configures: a
+    // forged one is never swept (nor a role assumed for it).
+    let unit = unit.and_then(|unit| match unit.target() {
+        None => Ok(unit),
+        Some(target) => {
+            let own = Context::new(remediator, settings, retry, true);
+            let configured = remediator
+                .accounts
+                .configured_targets(Some(&own.account))
+                .contains(&(target.account.clone(), target.region.clone()));
+            if configured {
+                Ok(unit)
+            } else {
+                Err(format!(
+                    "unit for {target}: not an account and region ACCOUNT_SETTINGS configures"
+                ))
+            }
         }
     });
     let unit = match unit {
@@ -256,12 +333,49 @@ async fn run_queued(
         );
         return Ok(());
     }
-    let context = Context::new(remediator, settings, retry, true);
-    let run = run_unit(&context, unit).await?;
+    let (run, mode) = match unit.target() {
+        None => {
+            let context = Context::new(remediator, settings, retry, true);
+            (run_unit(&context, unit).await?, context.config.mode)
+        }
+        Some(target) => match Context::for_target(remediator, settings, retry, &target).await {
+            Ok(context) => (run_unit(&context, unit).await?, context.config.mode),
+            Err(unreachable) if unreachable.transient => {
+                return Err(CallError {
+                    operation: "sts:AssumeRole".to_string(),
+                    code: unreachable.error_code.clone(),
+                    kind: crate::retry::FailureKind::Transient,
+                    message: unreachable.to_string(),
+                })
+            }
+            Err(unreachable) => {
+                // One finding per type naming the account and the reason; the other
+                // accounts' units go on.
+                tracing::warn!(
+                    account = %unreachable.account,
+                    region = %target.region,
+                    role = ?unreachable.role_arn,
+                    error_code = ?unreachable.error_code,
+                    reason = %unreachable.reason,
+                    "cannot sweep the account"
+                );
+                (
+                    unreadable(unit, unreachable.to_string()),
+                    remediator.config.mode,
+                )
+            }
+        },
+    };
     let part = &run.part;
     store
         .put_json(
-            &part_key(&unit.sweep_id, unit.resource_type, unit.page, part.last),
+            &part_key(
+                &unit.sweep_id,
+                unit.target().as_ref(),
+                unit.resource_type,
+                unit.page,
+                part.last,
+            ),
             part,
             Condition::None,
         )
@@ -272,11 +386,13 @@ async fn run_queued(
     let function = function_name();
     println!(
         "{}",
-        unit_metrics(&function, remediator.config.mode, part, now_epoch() * 1000)
+        unit_metrics(&function, mode, part, now_epoch() * 1000)
     );
     tracing::info!(
         sweep_id = %unit.sweep_id,
         resource_type = ?unit.resource_type,
+        account = ?unit.account,
+        region = ?unit.region,
         page = unit.page,
         listed = part.listed,
         in_scope = part.resources.len(),
@@ -313,12 +429,18 @@ async fn finish(
     };
     let manifest: Manifest = serde_json::from_slice(&body)
         .map_err(|error| CallError::invalid("sweep", format!("manifest of {sweep_id}: {error}")))?;
-    let Some(chosen) = completion(&manifest.types, &parsed) else {
+    let Some(chosen) = completion(&manifest, &parsed) else {
         return Ok(());
     };
     let mut parts = Vec::with_capacity(chosen.len());
     for key in chosen {
-        let text = part_key(sweep_id, key.resource_type, key.page, key.last);
+        let text = part_key(
+            sweep_id,
+            key.target.as_ref(),
+            key.resource_type,
+            key.page,
+            key.last,
+        );
         let Some((body, _)) = store.get(&text).await? else {
             return Err(CallError::invalid("sweep", format!("part {text} vanished")));
         };

@@ -37,20 +37,15 @@ pub async fn run_unit(context: &Context<'_>, unit: &WorkUnit) -> Result<UnitRun,
         Ok(page) => page,
         Err(error) if error.kind == FailureKind::Transient => return Err(error),
         Err(error) => {
-            tracing::warn!(%error, resource_type = ?kind, "cannot list: the type is unreadable");
-            return Ok(UnitRun {
-                part: Part {
-                    sweep_id: unit.sweep_id.clone(),
-                    resource_type: kind,
-                    page: unit.page,
-                    last: true,
-                    listed: 0,
-                    out_of_scope: 0,
-                    unreadable: Some(error.to_string()),
-                    resources: Vec::<ResourceResult>::new(),
-                },
-                next: None,
-            });
+            if let Some(stale) = context.stale(&error) {
+                return Err(stale);
+            }
+            let reason = match &unit.target() {
+                Some(target) => format!("in {target}: {error}"),
+                None => error.to_string(),
+            };
+            tracing::warn!(error = %reason, resource_type = ?kind, "cannot list: the type is unreadable");
+            return Ok(unreadable(unit, reason));
         }
     };
     let listed = page.items.len();
@@ -71,7 +66,29 @@ pub async fn run_unit(context: &Context<'_>, unit: &WorkUnit) -> Result<UnitRun,
             out_of_scope,
             unreadable: None,
             resources,
+            account: unit.account.clone(),
+            region: unit.region.clone(),
         },
         next,
     })
+}
+
+/// The part of a unit whose type cannot be read (the listing was refused, or the account
+/// cannot be acted in): a finding with `reason`, and the type ends.
+pub fn unreadable(unit: &WorkUnit, reason: String) -> UnitRun {
+    UnitRun {
+        part: Part {
+            sweep_id: unit.sweep_id.clone(),
+            resource_type: unit.resource_type,
+            page: unit.page,
+            last: true,
+            listed: 0,
+            out_of_scope: 0,
+            unreadable: Some(reason),
+            resources: Vec::<ResourceResult>::new(),
+            account: unit.account.clone(),
+            region: unit.region.clone(),
+        },
+        next: None,
+    }
 }
