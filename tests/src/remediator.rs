@@ -39,6 +39,22 @@ pub fn required_tags_json() -> String {
     json!(required_tags()).to_string()
 }
 
+/// One SQS message (as `ReceiveMessage` answers it) as the record an event source mapping
+/// delivers to Lambda from the queue `queue_arn`.
+pub fn sqs_record(message: &Value, queue_arn: &str) -> Value {
+    let region = queue_arn.split(':').nth(3).unwrap_or_default();
+    json!({
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    })
+}
+
 /// Operations that change something (everything else the remediator calls is a read).
 pub fn is_write(operation: &str) -> bool {
     [

@@ -14,6 +14,7 @@ use corebound_tests::aws_calls::{json as aws_json, rest_xml};
 use corebound_tests::organization::{
     spoke_role_arn, tags_of, Organization, Trust, HUB, SPOKE_ROLE_NAME,
 };
+use corebound_tests::remediator::is_write;
 use corebound_tests::{binary_path, emulator, Emulator, InvocationResult, LambdaProcess};
 use serde_json::{json, Value};
 
@@ -35,16 +36,10 @@ fn response(result: InvocationResult) -> Value {
 }
 
 fn sqs_record(message: &Value) -> Value {
-    json!({
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": format!("arn:aws:sqs:{US}:{HUB}:{WORK_QUEUE}"),
-        "awsRegion": US,
-    })
+    corebound_tests::remediator::sqs_record(
+        message,
+        &format!("arn:aws:sqs:{US}:{HUB}:{WORK_QUEUE}"),
+    )
 }
 
 /// Plays the event source mapping (batch size 1, as the template sets it): each queued unit
@@ -310,12 +305,7 @@ fn a_hub_sweep_covers_every_configured_account_and_region_and_isolates_their_fau
         requests
             .iter()
             .filter(|r| r["account"] == account)
-            .filter(|r| {
-                let operation = r["operation"].as_str().unwrap_or_default();
-                ["Tag", "Set", "UpdateSecret"]
-                    .iter()
-                    .any(|prefix| operation.starts_with(prefix))
-            })
+            .filter(|r| is_write(r["operation"].as_str().unwrap_or_default()))
             .count()
     };
     assert!(writes_in(SPOKE_A) >= 4, "topic and secret: tags and key");

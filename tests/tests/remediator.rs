@@ -1544,16 +1544,10 @@ fn queue_batch(emu: &Emulator, queue_url: &str, queue_name: &str) -> Value {
     let records: Vec<Value> = aws::receive_messages(emu, queue_url, 0)
         .iter()
         .map(|message| {
-            json!({
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue_name}"),
-                "awsRegion": "us-east-1",
-            })
+            sqs_record(
+                message,
+                &format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue_name}"),
+            )
         })
         .collect();
     json!({ "Records": records })

@@ -40,20 +40,7 @@ fn resource_writes(requests: &[Value]) -> Vec<String> {
         .iter()
         .filter(|r| !is_sweep_infrastructure(r))
         .filter_map(|r| r["operation"].as_str())
-        .filter(|op| {
-            [
-                "Tag",
-                "Untag",
-                "Put",
-                "Set",
-                "Create",
-                "Delete",
-                "Update",
-                "Associate",
-            ]
-            .iter()
-            .any(|prefix| op.starts_with(prefix))
-        })
+        .filter(|op| corebound_tests::remediator::is_write(op))
         .map(str::to_string)
         .collect()
 }
@@ -166,16 +153,10 @@ impl Fixture {
 }
 
 fn sqs_record(message: &Value) -> Value {
-    json!({
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{WORK_QUEUE}"),
-        "awsRegion": "us-east-1",
-    })
+    corebound_tests::remediator::sqs_record(
+        message,
+        &format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{WORK_QUEUE}"),
+    )
 }
 
 fn response(result: InvocationResult) -> Value {

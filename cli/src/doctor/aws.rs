@@ -4,7 +4,7 @@
 use aws_config::SdkConfig;
 use corebound::aws::AwsFailure;
 use corebound::doctor::{Caller, Principal, Probe};
-use corebound::grants::{SimulatedDecision, SimulatedResult};
+use corebound::grants::SimulatedResult;
 
 use crate::error::CliError;
 
@@ -142,39 +142,14 @@ impl Clients {
         principal_arn: &str,
         probe: &Probe,
     ) -> Result<Vec<SimulatedResult>, AwsFailure> {
-        let context: Vec<aws_sdk_iam::types::ContextEntry> = probe
-            .context
-            .iter()
-            .map(|entry| {
-                aws_sdk_iam::types::ContextEntry::builder()
-                    .context_key_name(&entry.key)
-                    .set_context_key_values(Some(entry.values.clone()))
-                    .context_key_type(aws_sdk_iam::types::ContextKeyTypeEnum::String)
-                    .build()
-            })
-            .collect();
-        let mut results = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let output = self
-                .iam
-                .simulate_principal_policy()
-                .policy_source_arn(principal_arn)
-                .action_names(&probe.action)
-                .resource_arns(&probe.resource)
-                .set_context_entries(Some(context.clone()))
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| AwsFailure::from_sdk(&e))?;
-            for result in output.evaluation_results() {
-                results.extend(simulated_results(result));
-            }
-            match (output.is_truncated(), output.marker()) {
-                (true, Some(next)) => marker = Some(next.to_string()),
-                _ => return Ok(results),
-            }
-        }
+        memory_grant::simulation::simulate_principal_policy(
+            &self.iam,
+            principal_arn,
+            std::slice::from_ref(&probe.action),
+            std::slice::from_ref(&probe.resource),
+            &probe.context,
+        )
+        .await
     }
 
     /// The key's policy (`default`, the only name KMS has), from the key's own region.
@@ -204,62 +179,4 @@ impl Clients {
 
 fn boundary_name(arn: &str) -> String {
     arn.rsplit('/').next().unwrap_or(arn).to_string()
-}
-
-/// One EvaluationResult as per-resource results. Organizations' answer exists per action only;
-/// missing context values are listed per resource when ResourceArns were given, else at the
-/// top level (IAM API reference).
-fn simulated_results(result: &aws_sdk_iam::types::EvaluationResult) -> Vec<SimulatedResult> {
-    let action = result.eval_action_name();
-    let top_boundary = result
-        .permissions_boundary_decision_detail()
-        .map(|d| d.allowed_by_permissions_boundary());
-    let organizations = result
-        .organizations_decision_detail()
-        .map(|d| d.allowed_by_organizations());
-    let top_missing = result.missing_context_values().to_vec();
-    let specific = result.resource_specific_results();
-    if specific.is_empty() {
-        return vec![SimulatedResult {
-            action: action.to_string(),
-            resource: result.eval_resource_name().unwrap_or("*").to_string(),
-            decision: SimulatedDecision::parse(result.eval_decision().as_str()),
-            allowed_by_boundary: top_boundary,
-            matched_policies: policy_ids(result.matched_statements()),
-            missing_context: top_missing,
-            allowed_by_organizations: organizations,
-        }];
-    }
-    specific
-        .iter()
-        .map(|r| {
-            let mut missing = r.missing_context_values().to_vec();
-            for key in &top_missing {
-                if !missing.contains(key) {
-                    missing.push(key.clone());
-                }
-            }
-            SimulatedResult {
-                action: action.to_string(),
-                resource: r.eval_resource_name().to_string(),
-                decision: SimulatedDecision::parse(r.eval_resource_decision().as_str()),
-                allowed_by_boundary: r
-                    .permissions_boundary_decision_detail()
-                    .map(|d| d.allowed_by_permissions_boundary())
-                    .or(top_boundary),
-                matched_policies: policy_ids(r.matched_statements()),
-                missing_context: missing,
-                allowed_by_organizations: organizations,
-            }
-        })
-        .collect()
-}
-
-fn policy_ids(statements: &[aws_sdk_iam::types::Statement]) -> Vec<String> {
-    let mut ids: Vec<String> = statements
-        .iter()
-        .filter_map(|s| s.source_policy_id().map(str::to_string))
-        .collect();
-    ids.dedup();
-    ids
 }

@@ -27,6 +27,16 @@ pub struct SweepTarget {
     pub region: String,
 }
 
+impl SweepTarget {
+    /// The target named by a unit's or part's optional `account` and `region` (both or none).
+    pub fn from_parts(account: &Option<String>, region: &Option<String>) -> Option<Self> {
+        Some(SweepTarget {
+            account: account.clone()?,
+            region: region.clone()?,
+        })
+    }
+}
+
 impl std::fmt::Display for SweepTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "account {} ({})", self.account, self.region)

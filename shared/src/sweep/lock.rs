@@ -21,6 +21,19 @@ pub struct Lock {
     pub expires_at_epoch: u64,
 }
 
+impl Lock {
+    /// The lock of `sweep_id`, started at `now` (epoch seconds), held for `seconds`.
+    pub fn new(sweep_id: &str, mode: Mode, now: u64, seconds: u64) -> Self {
+        Lock {
+            sweep_id: sweep_id.to_string(),
+            mode,
+            started_at: super::timestamp(now),
+            started_at_epoch: now,
+            expires_at_epoch: now + seconds,
+        }
+    }
+}
+
 /// What a start does about an existing lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockDecision {

@@ -58,13 +58,7 @@ pub struct Part {
 
 impl Part {
     pub fn target(&self) -> Option<SweepTarget> {
-        match (&self.account, &self.region) {
-            (Some(account), Some(region)) => Some(SweepTarget {
-                account: account.clone(),
-                region: region.clone(),
-            }),
-            _ => None,
-        }
+        SweepTarget::from_parts(&self.account, &self.region)
     }
 }
 

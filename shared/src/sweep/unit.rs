@@ -95,13 +95,7 @@ impl WorkUnit {
 
     /// The account and region the unit sweeps; `None`: the function's own.
     pub fn target(&self) -> Option<SweepTarget> {
-        match (&self.account, &self.region) {
-            (Some(account), Some(region)) => Some(SweepTarget {
-                account: account.clone(),
-                region: region.clone(),
-            }),
-            _ => None,
-        }
+        SweepTarget::from_parts(&self.account, &self.region)
     }
 
     /// The page after this one, continuing at `token`.

@@ -51,13 +51,7 @@ pub async fn run_local(
         retry,
     });
     if let Some(store) = &store {
-        let lock = Lock {
-            sweep_id: sweep_id.clone(),
-            mode,
-            started_at: timestamp(now),
-            started_at_epoch: now,
-            expires_at_epoch: now + settings.lock_seconds,
-        };
+        let lock = Lock::new(&sweep_id, mode, now, settings.lock_seconds);
         if let Acquired::No { running } = store.acquire(&lock).await? {
             return Err(SweepError::AlreadyRunning { sweep_id: running });
         }

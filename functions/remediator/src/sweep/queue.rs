@@ -72,13 +72,7 @@ pub async fn start(
     let now = now_epoch();
     let sweep_id = new_sweep_id(now, request_id);
     let mode = remediator.config.mode;
-    let lock = Lock {
-        sweep_id: sweep_id.clone(),
-        mode,
-        started_at: timestamp(now),
-        started_at_epoch: now,
-        expires_at_epoch: now + settings.lock_seconds,
-    };
+    let lock = Lock::new(&sweep_id, mode, now, settings.lock_seconds);
     let previous = match store.acquire(&lock).await? {
         Acquired::No { running } => {
             tracing::info!(running = %running, "a sweep is already running: not starting another");
