@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use corebound::remediation::{DeferralConfig, Mode, RemediationConfig};
+use corebound::remediation::{Mode, RemediationConfig};
 use corebound::sweep::{Outcome, Report, SweepSettings};
 use remediator::clients::Clients;
 use remediator::handler::Remediator;
@@ -132,19 +132,8 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
         );
     }
     let mode = config.mode;
-    // The command sweeps the account of its credentials only (no organization fan-out).
-    let accounts = corebound::accounts::AccountSettings::single_account(&config, region.as_deref());
-    let targets = remediator::targets::Targets::new(&sdk, clients.clone(), None);
-    let remediator = Remediator {
-        config,
-        retry,
-        // The command hands nothing back to a queue: no deferral, no retries through SQS.
-        deferral: DeferralConfig::from_env(|_| None).map_err(settings_error)?,
-        clients,
-        accounts,
-        targets,
-        alerted: Default::default(),
-    };
+    let remediator =
+        Remediator::for_command(config, retry, &sdk, clients).map_err(settings_error)?;
     let mut bar = Bar::new();
     let result = run_local(&remediator, &settings, &retry, |progress| {
         bar.show(progress)

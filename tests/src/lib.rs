@@ -3,6 +3,7 @@
 //! emulator, and the sample events in `events/`.
 
 pub mod aws_calls;
+pub mod demo;
 pub mod emulator;
 pub mod fuzz;
 pub mod http_client;

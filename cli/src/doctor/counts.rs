@@ -4,7 +4,7 @@
 
 use aws_config::SdkConfig;
 use corebound::doctor::{counts_check, counts_unavailable, Check};
-use corebound::remediation::{DeferralConfig, RemediationConfig};
+use corebound::remediation::RemediationConfig;
 use corebound::sweep::SweepSettings;
 use remediator::clients::Clients;
 use remediator::handler::Remediator;
@@ -65,18 +65,8 @@ pub async fn count(
     config.key_status =
         remediator::project_key::check(&clients, &retry, &config.kms_key_arn, region.as_deref())
             .await;
-    // The account of the caller's credentials only (no organization fan-out).
-    let accounts = corebound::accounts::AccountSettings::single_account(&config, region.as_deref());
-    let targets = remediator::targets::Targets::new(sdk, clients.clone(), None);
-    let remediator = Remediator {
-        config,
-        retry,
-        deferral: DeferralConfig::from_env(|_| None).map_err(settings_error)?,
-        clients,
-        accounts,
-        targets,
-        alerted: Default::default(),
-    };
+    let remediator =
+        Remediator::for_command(config, retry, sdk, clients).map_err(settings_error)?;
     Ok(match run_local(&remediator, &sweep, &retry, |_| {}).await {
         Ok((report, _)) => counts_check(&report),
         Err(error) => counts_unavailable(

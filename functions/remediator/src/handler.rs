@@ -152,6 +152,29 @@ struct Arrival {
 }
 
 impl Remediator {
+    /// The remediator the `corebound` command runs in-process: the account and region of the
+    /// caller's credentials only (no organization fan-out, no spoke role), and no deferral
+    /// queue (nothing is handed back to SQS).
+    pub fn for_command(
+        config: RemediationConfig,
+        retry: RetryPolicy,
+        sdk: &aws_config::SdkConfig,
+        clients: Clients,
+    ) -> Result<Self, corebound::remediation::ConfigError> {
+        let region = sdk.region().map(ToString::to_string);
+        let accounts = AccountSettings::single_account(&config, region.as_deref());
+        let targets = Targets::new(sdk, clients.clone(), None);
+        Ok(Remediator {
+            config,
+            retry,
+            deferral: DeferralConfig::from_env(|_| None)?,
+            clients,
+            accounts,
+            targets,
+            alerted: Default::default(),
+        })
+    }
+
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, RemediationFailed> {
         // Retries stop early enough to log, alert and fail before Lambda's timeout.
         let budget = handler_budget(

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use corebound_tests::aws_calls::{self, fixtures};
+use corebound_tests::demo::{heading, Checks};
 use corebound_tests::{
     binary_path, event, with_response_url, Emulator, LambdaProcess, ResponseCapture,
     ALLOWED_HOSTS_VARIABLE,
@@ -26,25 +27,6 @@ const TOPIC: &str = "corebound-demo-alerts";
 const QUEUE: &str = "corebound-demo-jobs";
 const SCOPE: &str = "corebound-demo-*,corebound_demo_*,LPMA_Demo_*";
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Collects the checks the demo makes, so it can exit non-zero when one fails.
-#[derive(Default)]
-struct Checks {
-    failed: Vec<String>,
-}
-
-impl Checks {
-    fn expect(&mut self, ok: bool, what: &str) {
-        println!("  {} {what}", if ok { "ok  " } else { "FAIL" });
-        if !ok {
-            self.failed.push(what.to_string());
-        }
-    }
-}
-
-fn heading(text: &str) {
-    println!("\n== {text}");
-}
 
 fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()

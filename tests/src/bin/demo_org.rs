@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use corebound_tests::aws_calls::fixtures;
+use corebound_tests::demo::{heading, Checks};
 use corebound_tests::organization::{
     create_queue_event, create_topic_event, deployer, hub_session_in, spoke_role_arn, Organization,
     Trust,
@@ -25,24 +26,6 @@ const NO_ROLE: &str = "888877776666";
 const US: &str = "us-east-1";
 const EU: &str = "eu-west-1";
 const WAIT: Duration = Duration::from_secs(60);
-
-#[derive(Default)]
-struct Checks {
-    failed: Vec<String>,
-}
-
-impl Checks {
-    fn expect(&mut self, ok: bool, what: &str) {
-        println!("  {} {what}", if ok { "ok  " } else { "FAIL" });
-        if !ok {
-            self.failed.push(what.to_string());
-        }
-    }
-}
-
-fn heading(text: &str) {
-    println!("\n== {text}");
-}
 
 /// Sends one event; prints the function's answer and its audit records.
 fn send(hub: &mut LambdaProcess, emu: &Emulator, event: &Value) -> (InvocationResult, Vec<Value>) {
