@@ -39,6 +39,21 @@ pub fn optional_patterns(raw: Option<&str>) -> Result<Option<Vec<String>>, Strin
     }
 }
 
+/// The names `SCOPE_PATTERNS` is matched against: the resource's own name, or for a KMS key
+/// (which has none) its aliases without `alias/`.
+pub fn scope_names(
+    resource: &crate::remediation::ResourceRef,
+    key_aliases: &[String],
+) -> Vec<String> {
+    match resource.scope_name() {
+        Some(name) => vec![name],
+        None => key_aliases
+            .iter()
+            .map(|alias| alias.strip_prefix("alias/").unwrap_or(alias).to_string())
+            .collect(),
+    }
+}
+
 /// True when `name` matches any of the globs.
 pub fn in_scope(name: &str, patterns: &[String]) -> bool {
     patterns.iter().any(|pattern| glob_match(pattern, name))

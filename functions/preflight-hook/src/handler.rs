@@ -177,7 +177,7 @@ impl Hook {
                 self.could_not_check(token, &error, limit)
             }
             Ok(Err(join_error)) => {
-                let what = panic_message(join_error);
+                let what = corebound::custom_resource::panic_message(join_error);
                 tracing::error!(panic = %what, "the hook panicked");
                 let error = format!("corebound internal error: the hook panicked ({what}); this is a bug, please report it");
                 self.could_not_check_text(token, &error, limit)
@@ -331,16 +331,5 @@ fn target_name(target: &Target) -> String {
         Target::Resource(r) => format!("{} ({})", r.logical_id, r.resource_type),
         Target::Stack { stack_name, .. } => format!("stack {stack_name}"),
         Target::ChangeSet { .. } => "change set".to_string(),
-    }
-}
-
-fn panic_message(error: tokio::task::JoinError) -> String {
-    match error.try_into_panic() {
-        Ok(payload) => payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "non-text panic payload".to_string()),
-        Err(e) => e.to_string(),
     }
 }

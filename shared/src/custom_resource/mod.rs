@@ -40,6 +40,7 @@ use tokio::time::Instant;
 pub use deadline::handler_budget;
 pub use event::{parse_event, Envelope, Incoming};
 pub use properties::{excerpt, render_value, Properties, PropertyReader, IGNORED_PROPERTIES};
+pub use protocol::panic_message;
 pub use response::{
     failed_create_id, is_failed_create_id, Response, Status, FAILED_CREATE_PREFIX,
     MAX_RESPONSE_BYTES,

@@ -259,7 +259,8 @@ async fn run_handler<R: CustomResource>(
     }
 }
 
-fn panic_message(error: tokio::task::JoinError) -> String {
+/// The text of a handler task's panic (or of its cancellation), for the FAILED answer.
+pub fn panic_message(error: tokio::task::JoinError) -> String {
     match error.try_into_panic() {
         Ok(payload) => payload
             .downcast_ref::<&str>()

@@ -45,14 +45,7 @@ impl Listed {
 
     /// The names `SCOPE_PATTERNS` is matched against (a key's aliases without `alias/`).
     pub fn scope_names(&self) -> Vec<String> {
-        match self.resource.scope_name() {
-            Some(name) => vec![name],
-            None => self
-                .key_aliases
-                .iter()
-                .map(|alias| alias.strip_prefix("alias/").unwrap_or(alias).to_string())
-                .collect(),
-        }
+        corebound::scope::scope_names(&self.resource, &self.key_aliases)
     }
 }
 
