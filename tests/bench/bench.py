@@ -94,19 +94,6 @@ REQUIRED_TAGS = {
 SCOPE_PATTERNS = "corebound-demo-*,LPMA_Demo_*,corebound_demo_*"
 ROLE_PREFIX = "LPMA_"
 
-# The Memory data-plane actions (issue 4) plus invoke: scripted "allowed" in the emulator's
-# SimulatePrincipalPolicy, so memory-grant's verification passes on the first call.
-SIMULATED_ALLOWED_ACTIONS = [
-    "bedrock-agentcore:" + action
-    for action in (
-        "CreateEvent", "GetEvent", "ListEvents", "DeleteEvent", "ListSessions", "ListActors",
-        "GetMemoryRecord", "ListMemoryRecords", "RetrieveMemoryRecords", "DeleteMemoryRecord",
-        "BatchCreateMemoryRecords", "BatchUpdateMemoryRecords", "BatchDeleteMemoryRecords",
-        "StartMemoryExtractionJob", "ListMemoryExtractionJobs", "InvokeAgentRuntime",
-        "InvokeAgentRuntimeForUser", "GetAgentCard",
-    )
-]
-
 READ_PREFIXES = ("Get", "List", "Describe", "Head")
 
 now = time.perf_counter
@@ -616,10 +603,9 @@ class CustomResourceScenario:
         if isinstance(role, str) and role:
             emulator.create_role(role.rsplit("/", 1)[-1])
         if self.simulate:
-            emulator.control("PUT", "iam/simulation", {
-                "mode": "scripted",
-                "decisions": [{"action": action, "decision": "allowed"} for action in SIMULATED_ALLOWED_ACTIONS],
-            })
+            # The simulator evaluates the role's real policies (the grant just written), as IAM
+            # does, so verification passes on its first check with whatever actions the grant has.
+            emulator.control("PUT", "iam/simulation", {"mode": "evaluate"})
         return dict(self.extra_env)
 
     def event(self) -> tuple[str, dict]:
@@ -1396,7 +1382,9 @@ def main(argv: list[str] | None = None) -> int:
             binary.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, binary)
             if function == "runtime-policy":
-                scenario = CustomResourceScenario(function, REPO / "events/runtime-policy/create.json", emulator, responses, {})
+                # The sample grants account 210987654321: allowed, as a deployment would list it.
+                scenario = CustomResourceScenario(function, REPO / "events/runtime-policy/create.json", emulator, responses,
+                                                  {"ALLOWED_PRINCIPAL_ACCOUNTS": "210987654321"})
             elif function == "memory-grant":
                 event_path = find_memory_grant_event()
                 if event_path is None:
