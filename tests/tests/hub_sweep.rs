@@ -44,15 +44,16 @@ fn sqs_record(message: &Value) -> Value {
 
 /// Plays the event source mapping (batch size 1, as the template sets it): each queued unit
 /// to the function; succeeded ones deleted, failed ones left for redelivery. `between` runs
-/// after each invocation with its number. Returns the failed batch items.
+/// after each invocation with the unit's body and whether it failed. Returns the failed batch
+/// items.
 fn drain(
     process: &mut LambdaProcess,
     emu: &Emulator,
     queue: &str,
-    mut between: impl FnMut(usize),
+    mut between: impl FnMut(&Value, bool),
 ) -> usize {
     let mut failed_items = 0;
-    for invocation in 1..=400 {
+    for _ in 1..=400 {
         let messages = aws::receive_messages(emu, queue, 0);
         let Some(message) = messages.first() else {
             return failed_items;
@@ -90,7 +91,8 @@ fn drain(
             )
             .unwrap();
         }
-        between(invocation);
+        let unit: Value = serde_json::from_str(message["Body"].as_str().unwrap_or("{}")).unwrap();
+        between(&unit, failed > 0);
     }
     panic!("the work queue never emptied");
 }
@@ -214,11 +216,12 @@ fn a_hub_sweep_covers_every_configured_account_and_region_and_isolates_their_fau
         "nothing read for a forged unit"
     );
 
-    // Spoke A's session expires in the middle of the sweep: the refused unit goes back to the
-    // queue, and its retry assumes the role again.
+    // Spoke A's session expires in the middle of the sweep (after its first unit, with 18 of its
+    // units still queued): the next refused unit goes back to the queue, and its retry assumes
+    // the role again.
     let mut expired = false;
-    let failed = drain(&mut process, emu, &work_queue, |invocation| {
-        if invocation == 12 && !expired {
+    let failed = drain(&mut process, emu, &work_queue, |unit, failed| {
+        if unit["account"] == SPOKE_A && !failed && !expired {
             emu.post("/_corebound/sts/expire", &json!({"account": SPOKE_A}));
             expired = true;
         }
