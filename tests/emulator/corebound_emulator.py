@@ -20,6 +20,9 @@ builds it) and routes on the SigV4 credential scope of each request:
 - tag calls that would take a resource past AWS's 50-tag limit (Logs, SQS, IAM, S3), which moto
   lets through: answered with the service's error (tag_limits.py).
 - SQS SSE-KMS and SSE-SQS kept mutually exclusive, as in AWS (sqs_sse.py).
+- S3 GetBucketEncryption answers SSE-S3 for a bucket nobody configured (or after
+  DeleteBucketEncryption), as AWS has since 2023, where moto answers NotFound
+  (s3_default_encryption.py).
 - `sts` AssumeRole: refused as STS refuses it (missing role, trust policy, ExternalId,
   aws:PrincipalOrgID), which moto never does; and any request signed by an expired session or
   for an action denied to the session's role is answered as AWS would (sts_sessions.py).
@@ -52,6 +55,7 @@ from werkzeug.serving import make_server
 import bulk_seed
 import fixed_ids
 import logs_kms
+import s3_default_encryption
 import sqs_sse
 import tag_limits
 import list_pages
@@ -168,6 +172,7 @@ class Emulator:
         # Built as moto_server builds it (moto/server.py), in-process so the emulated operations
         # can read and change moto's backends directly.
         self.moto = DomainDispatcherApplication(create_backend_app)
+        s3_default_encryption.install()
         self.agentcore = AgentCore()
         self.simulator = Simulator()
         self.inline_policies = InlinePolicies()

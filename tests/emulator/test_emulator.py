@@ -719,6 +719,21 @@ class EmulatorTest(unittest.TestCase):
         self.sqs.list_queues()
         self.assertIn("error", self.control("POST", "/faults", {"service": "sqs", "status": 200, "code": "X"}, expect=400))
 
+    def test_s3_buckets_are_on_sse_s3_unless_configured_otherwise(self) -> None:
+        sse_s3 = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}
+        rules = lambda: self.s3.get_bucket_encryption(Bucket="myapp-enc")["ServerSideEncryptionConfiguration"]["Rules"]
+        self.s3.create_bucket(Bucket="myapp-enc")
+        self.assertEqual(rules(), [sse_s3], "a new bucket")
+        self.s3.put_bucket_encryption(
+            Bucket="myapp-enc",
+            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}, "BucketKeyEnabled": True}]},
+        )
+        self.assertEqual(rules()[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"], "aws:kms")
+        self.s3.delete_bucket_encryption(Bucket="myapp-enc")
+        self.assertEqual(rules(), [sse_s3], "DeleteBucketEncryption goes back to SSE-S3")
+        with self.assertRaises(self.s3.exceptions.NoSuchBucket):
+            self.s3.get_bucket_encryption(Bucket="myapp-missing")
+
     # --- request log and reset -------------------------------------------------------------
 
     def test_request_log_names_operations(self) -> None:

@@ -564,13 +564,11 @@ pub mod fixtures {
         }
     }
 
-    /// The bucket's GetBucketEncryption XML, or `None` when it has no configuration.
-    pub fn bucket_encryption(emu: &Emulator, name: &str) -> Option<String> {
-        match rest_xml(emu, "GET", &format!("/{name}?encryption"), "") {
-            Ok(xml) => Some(xml),
-            Err(error) if error.contains("ServerSideEncryptionConfigurationNotFoundError") => None,
-            Err(error) => panic!("{error}"),
-        }
+    /// The bucket's GetBucketEncryption XML. Every bucket has one, as in AWS: SSE-S3
+    /// (`AES256`) unless configured otherwise (tests/emulator/s3_default_encryption.py).
+    pub fn bucket_encryption(emu: &Emulator, name: &str) -> String {
+        rest_xml(emu, "GET", &format!("/{name}?encryption"), "")
+            .unwrap_or_else(|error| panic!("{error}"))
     }
 
     /// A secret with a value; returns its ARN.

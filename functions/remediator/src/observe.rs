@@ -422,8 +422,10 @@ pub async fn queue_attributes(
     Ok((encryption, resource_arn, resource_policy))
 }
 
-/// A bucket's default encryption rule (`GetBucketEncryption`; none configured is `None`), for
-/// the event path and the sweep.
+/// A bucket's default encryption rule (`GetBucketEncryption`), for the event path and the sweep.
+/// AWS answers SSE-S3 for a bucket nobody configured (every bucket has default encryption since
+/// 2023); `ServerSideEncryptionConfigurationNotFoundError`, its answer before that, is read as
+/// `None`, which the rules treat like SSE-S3 (switched to the project key).
 pub async fn bucket_encryption(
     clients: &Clients,
     retry: &RetryPolicy,
