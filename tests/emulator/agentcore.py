@@ -105,8 +105,8 @@ def suffix(alphabet: str = string.ascii_letters + string.digits) -> str:
     return "".join(random.choices(alphabet, k=10))
 
 
-def arn_prefix(region: str) -> str:
-    return f"arn:aws:bedrock-agentcore:{region}:{ACCOUNT_ID}"
+def arn_prefix(region: str, account: str = ACCOUNT_ID) -> str:
+    return f"arn:aws:bedrock-agentcore:{region}:{account}"
 
 
 @dataclass
@@ -119,6 +119,12 @@ class Resource:
     updated: float
     tags: dict[str, str] = field(default_factory=dict)
     policy: str | None = None
+    # The account it lives in: a call sees only its own account's resources (the caller's
+    # credentials decide, as for moto's services; an assumed spoke role acts in the spoke).
+    account: str = ACCOUNT_ID
+
+    def visible_to(self, request: AwsRequest) -> bool:
+        return self.region == request.region and self.account == (request.account or ACCOUNT_ID)
 
 
 @dataclass
@@ -168,12 +174,12 @@ class Runtime(Resource):
             # AWS defaults: 15 minutes idle, 8 hours maximum session lifetime.
             "lifecycleConfiguration": {"idleRuntimeSessionTimeout": 900, "maxLifetime": 28800},
             "workloadIdentityDetails": {
-                "workloadIdentityArn": f"arn:aws:bedrock-agentcore:{self.region}:{ACCOUNT_ID}:"
+                "workloadIdentityArn": f"arn:aws:bedrock-agentcore:{self.region}:{self.account}:"
                 f"workload-identity-directory/default/workload-identity/{self.id}"
             },
             "agentRuntimeArtifact": {
                 "containerConfiguration": {
-                    "containerUri": f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{self.name.lower()}:latest"
+                    "containerUri": f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{self.name.lower()}:latest"
                 }
             },
             "protocolConfiguration": {"serverProtocol": "HTTP"},
@@ -374,7 +380,7 @@ class AgentCore:
     def _runtime(self, request: AwsRequest, runtime_id: str) -> Runtime:
         check_pattern(runtime_id, RUNTIME_ID, "agentRuntimeId")
         runtime = self.runtimes.get(runtime_id)
-        if runtime is None or runtime.region != request.region:
+        if runtime is None or not runtime.visible_to(request):
             raise ApiError("ResourceNotFoundException", f"AgentRuntime not found: {runtime_id}")
         return runtime
 
@@ -387,7 +393,14 @@ class AgentCore:
         if not RESOURCE_ARN.fullmatch(arn):
             raise validation(f"Invalid resource ARN: {arn}", "resourceArn")
         resource = self.by_arn.get(arn)
-        if resource is None or resource.region != request.region:
+        if resource is not None and resource.account != (request.account or ACCOUNT_ID):
+            # Another account's resource: the caller's own policies cannot reach it, and these
+            # operations are not granted by a resource policy across accounts.
+            raise ApiError(
+                "AccessDeniedException",
+                f"User: {request.account} is not authorized to perform this operation on resource: {arn}",
+            )
+        if resource is None or not resource.visible_to(request):
             raise ApiError("ResourceNotFoundException", f"Resource not found: {arn}")
         return resource
 
@@ -401,7 +414,7 @@ class AgentCore:
         return json_response(200, runtime.describe())
 
     def _list_agent_runtimes(self, request: AwsRequest, body: dict) -> Response:
-        runtimes = [r for r in self.runtimes.values() if r.region == request.region]
+        runtimes = [r for r in self.runtimes.values() if r.visible_to(request)]
         page, token = _paginate(runtimes, _query_int(request, "maxResults", 1, 100), request.query.get("nextToken", [None])[0])
         return json_response(200, _with_token({"agentRuntimes": [r.summary() for r in page]}, token))
 
@@ -511,7 +524,7 @@ class AgentCore:
             raise constraint(memory_id, "memoryId", "Member must have length greater than or equal to 12")
         check_pattern(memory_id, MEMORY_ID, "memoryId")
         memory = self.memories.get(memory_id)
-        if memory is None or memory.region != request.region:
+        if memory is None or not memory.visible_to(request):
             raise ApiError("ResourceNotFoundException", f"Memory not found: {memory_id}")
         return json_response(200, {"memory": memory.describe()})
 
@@ -520,41 +533,43 @@ class AgentCore:
         max_results = body.get("maxResults", 100)
         if not isinstance(max_results, int) or not 1 <= max_results <= 100:
             raise constraint(max_results, "maxResults", "Member must have value between 1 and 100")
-        memories = [m for m in self.memories.values() if m.region == request.region]
+        memories = [m for m in self.memories.values() if m.visible_to(request)]
         page, token = _paginate(memories, max_results, body.get("nextToken"))
         return json_response(200, _with_token({"memories": [m.summary() for m in page]}, token))
 
     def _get_gateway(self, request: AwsRequest, body: dict, gateway_id: str) -> Response:
         check_pattern(gateway_id, GATEWAY_ID, "gatewayIdentifier")
         gateway = self.gateways.get(gateway_id)
-        if gateway is None or gateway.region != request.region:
+        if gateway is None or not gateway.visible_to(request):
             raise ApiError("ResourceNotFoundException", f"Gateway not found: {gateway_id}")
         return json_response(200, gateway.describe())
 
     def _list_gateways(self, request: AwsRequest, body: dict) -> Response:
-        gateways = [g for g in self.gateways.values() if g.region == request.region]
+        gateways = [g for g in self.gateways.values() if g.visible_to(request)]
         page, token = _paginate(gateways, _query_int(request, "maxResults", 1, 1000), request.query.get("nextToken", [None])[0])
         return json_response(200, _with_token({"items": [g.summary() for g in page]}, token))
 
     # --- seeding (control API) ---------------------------------------------------------------
 
     def seed_runtime(self, spec: dict) -> dict:
-        _only(spec, {"name", "id", "status", "endpoints", "roleArn", "region", "tags", "description"})
+        _only(spec, {"name", "id", "status", "endpoints", "roleArn", "region", "account", "tags", "description"})
         name = _required_match(spec, "name", RUNTIME_NAME)
         region = _region(spec)
+        account = _account(spec)
         status = _choice(spec, "status", RUNTIME_STATUSES, "READY")
         endpoint_names = spec.get("endpoints", ["DEFAULT"])
         if not isinstance(endpoint_names, list) or not all(isinstance(n, str) and ENDPOINT_NAME.fullmatch(n) for n in endpoint_names):
             raise SeedError(f"endpoints must be a list of names matching {ENDPOINT_NAME.pattern}")
-        role_arn = _optional(spec, "roleArn", ROLE_ARN) or f"arn:aws:iam::{ACCOUNT_ID}:role/AgentCoreRuntime-{name}"
+        role_arn = _optional(spec, "roleArn", ROLE_ARN) or f"arn:aws:iam::{account}:role/AgentCoreRuntime-{name}"
         description = _optional(spec, "description")
         tags = _seed_tags(spec)
         with self.lock:
             runtime_id = self._new_id(spec, name, RUNTIME_ID, self.runtimes)
             now = time.time()
             runtime = Runtime(
-                arn=f"{arn_prefix(region)}:runtime/{runtime_id}",
+                arn=f"{arn_prefix(region, account)}:runtime/{runtime_id}",
                 region=region,
+                account=account,
                 created=now,
                 updated=now,
                 tags=tags,
@@ -569,6 +584,7 @@ class AgentCore:
                 runtime.endpoints[endpoint_name] = Endpoint(
                     arn=f"{runtime.arn}/runtime-endpoint/{endpoint_name}",
                     region=region,
+                    account=account,
                     created=now,
                     updated=now,
                     runtime_arn=runtime.arn,
@@ -605,9 +621,10 @@ class AgentCore:
                 self.by_arn.pop(endpoint.arn, None)
 
     def seed_memory(self, spec: dict) -> dict:
-        _only(spec, {"name", "id", "status", "encryptionKeyArn", "memoryExecutionRoleArn", "description", "eventExpiryDuration", "region", "tags"})
+        _only(spec, {"name", "id", "status", "encryptionKeyArn", "memoryExecutionRoleArn", "description", "eventExpiryDuration", "region", "account", "tags"})
         name = _required_match(spec, "name", MEMORY_NAME)
         region = _region(spec)
+        account = _account(spec)
         encryption_key_arn = _optional(spec, "encryptionKeyArn", ANY_ARN)
         execution_role_arn = _optional(spec, "memoryExecutionRoleArn", ANY_ARN)
         description = _optional(spec, "description")
@@ -620,8 +637,9 @@ class AgentCore:
             memory_id = self._new_id(spec, name, MEMORY_ID, self.memories)
             now = time.time()
             memory = Memory(
-                arn=f"{arn_prefix(region)}:memory/{memory_id}",
+                arn=f"{arn_prefix(region, account)}:memory/{memory_id}",
                 region=region,
+                account=account,
                 created=now,
                 updated=now,
                 tags=tags,
@@ -638,9 +656,10 @@ class AgentCore:
             return memory.describe()
 
     def seed_gateway(self, spec: dict) -> dict:
-        _only(spec, {"name", "id", "status", "roleArn", "authorizerType", "kmsKeyArn", "description", "region", "tags"})
+        _only(spec, {"name", "id", "status", "roleArn", "authorizerType", "kmsKeyArn", "description", "region", "account", "tags"})
         name = _required_match(spec, "name", GATEWAY_NAME)
         region = _region(spec)
+        account = _account(spec)
         status = _choice(spec, "status", GATEWAY_STATUSES, "READY")
         authorizer_type = _choice(spec, "authorizerType", AUTHORIZER_TYPES, "AWS_IAM")
         role_arn = _optional(spec, "roleArn", ROLE_ARN)
@@ -652,8 +671,9 @@ class AgentCore:
             gateway_id = self._new_id(spec, name.lower(), GATEWAY_ID, self.gateways, string.ascii_lowercase + string.digits)
             now = time.time()
             gateway = Gateway(
-                arn=f"{arn_prefix(region)}:gateway/{gateway_id}",
+                arn=f"{arn_prefix(region, account)}:gateway/{gateway_id}",
                 region=region,
+                account=account,
                 created=now,
                 updated=now,
                 tags=tags,
@@ -885,6 +905,13 @@ def _region(spec: dict) -> str:
     if not isinstance(region, str) or not REGION.fullmatch(region):
         raise SeedError("region must look like us-east-1")
     return region
+
+
+def _account(spec: dict) -> str:
+    account = spec.get("account", ACCOUNT_ID)
+    if not isinstance(account, str) or not re.fullmatch(r"\d{12}", account):
+        raise SeedError("account must be 12 digits")
+    return account
 
 
 def _seed_tags(spec: dict) -> dict[str, str]:

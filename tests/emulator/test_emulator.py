@@ -182,6 +182,38 @@ class EmulatorTest(unittest.TestCase):
             other_region.get_agent_runtime(agentRuntimeId=seeded["agentRuntimeId"])
         self.assertEqual(error_of(elsewhere)[0], "ResourceNotFoundException")
 
+    def test_agentcore_resources_live_in_their_account(self) -> None:
+        other = "222233334444"
+        seeded = self.seed_runtime(account=other, region=REGION)
+        arn = seeded["agentRuntimeArn"]
+        self.assertEqual(arn.split(":")[4], other)
+        self.assertEqual(seeded["roleArn"].split(":")[4], other)
+        memory = self.control("POST", "/agentcore/memories", {"name": "demo_memory", "account": other})
+        # The default account neither lists nor reads them, and may not touch their policy or tags.
+        self.assertEqual(self.agentcore.list_agent_runtimes()["agentRuntimes"], [])
+        self.assertEqual(self.agentcore.list_memories()["memories"], [])
+        with self.assertRaises(ClientError) as hidden:
+            self.agentcore.get_agent_runtime(agentRuntimeId=seeded["agentRuntimeId"])
+        self.assertEqual(error_of(hidden)[0], "ResourceNotFoundException")
+        for call in (
+            lambda: self.agentcore.get_resource_policy(resourceArn=arn),
+            lambda: self.agentcore.tag_resource(resourceArn=memory["arn"], tags={"Project": "x"}),
+        ):
+            with self.assertRaises(ClientError) as denied:
+                call()
+            self.assertEqual(error_of(denied)[0], "AccessDeniedException")
+        # That account's own credentials see them.
+        key = self.control("POST", f"/accounts/{other}/credentials")
+        theirs = boto3.client(
+            "bedrock-agentcore-control", endpoint_url=self.url, region_name=REGION,
+            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+            aws_session_token=key.get("SessionToken") or None,
+        )
+        self.assertEqual([r["agentRuntimeArn"] for r in theirs.list_agent_runtimes()["agentRuntimes"]], [arn])
+        theirs.tag_resource(resourceArn=memory["arn"], tags={"Project": "x"})
+        self.assertEqual(theirs.list_tags_for_resource(resourceArn=memory["arn"])["tags"], {"Project": "x"})
+        self.assertIn("error", self.control("POST", "/agentcore/gateways", {"name": "gw", "account": "12"}, expect=400))
+
     def test_seed_with_fixed_id_and_validation(self) -> None:
         seeded = self.seed_runtime(id="demo_agent-Fixed12345", region="us-west-2")
         self.assertEqual(seeded["agentRuntimeArn"], f"arn:aws:bedrock-agentcore:us-west-2:{ACCOUNT}:runtime/demo_agent-Fixed12345")

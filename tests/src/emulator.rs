@@ -139,9 +139,8 @@ impl Emulator {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, String> {
-        let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
-        );
+        // The default caller, or the account and region `aws_calls::as_caller` set.
+        let authorization = crate::aws_calls::authorization(service);
         crate::http_client::request_with_headers(
             method,
             &format!("{}{}", self.url, path),

@@ -290,6 +290,33 @@ pub fn create_queue_event(account: &str, region: &str, name: &str, url: &str) ->
     event
 }
 
+/// A CreateAgentRuntime event from `account`/`region` for the runtime `runtime_id`.
+pub fn create_runtime_event(account: &str, region: &str, runtime_id: &str) -> Value {
+    let mut event = crate::event("remediator/create-agent-runtime.json");
+    let arn = format!("arn:aws:bedrock-agentcore:{region}:{account}:runtime/{runtime_id}");
+    event["id"] = json!(format!("hub-{account}-{region}-{runtime_id}"));
+    event["account"] = json!(account);
+    event["region"] = json!(region);
+    let detail = &mut event["detail"];
+    detail["awsRegion"] = json!(region);
+    detail["recipientAccountId"] = json!(account);
+    let name = runtime_id
+        .rsplit_once('-')
+        .map_or(runtime_id, |(name, _)| name);
+    detail["requestParameters"]["agentRuntimeName"] = json!(name);
+    detail["responseElements"]["agentRuntimeArn"] = json!(arn);
+    detail["responseElements"]["agentRuntimeId"] = json!(runtime_id);
+    detail["responseElements"]["workloadIdentityDetails"]["workloadIdentityArn"] = json!(format!(
+        "arn:aws:bedrock-agentcore:{region}:{account}:workload-identity-directory/default/workload-identity/{runtime_id}"
+    ));
+    let deployer = deployer(account);
+    detail["userIdentity"]["arn"] = json!(deployer);
+    detail["userIdentity"]["accountId"] = json!(account);
+    detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+        json!(format!("arn:aws:iam::{account}:role/LPMA_Demo_Deployer"));
+    event
+}
+
 /// The deployer session of an account (an ordinary creator of resources).
 pub fn deployer(account: &str) -> String {
     format!("arn:aws:sts::{account}:assumed-role/LPMA_Demo_Deployer/gitlab-ci-4711")

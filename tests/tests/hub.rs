@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use corebound_tests::aws_calls::fixtures as aws;
 use corebound_tests::organization::{
-    create_queue_event, create_topic_event, deployer, hub_session_in, spoke_role_arn, tags_of,
-    Organization, Trust, HUB, SPOKE_ROLE_NAME,
+    create_queue_event, create_runtime_event, create_topic_event, deployer, hub_session_in,
+    spoke_role_arn, tags_of, Organization, Trust, HUB, SPOKE_ROLE_NAME,
 };
 use corebound_tests::{binary_path, emulator, Emulator, InvocationResult, LambdaProcess};
 use serde_json::{json, Value};
@@ -238,6 +238,44 @@ fn each_spokes_events_are_fixed_in_its_account_and_region_with_its_settings() {
     });
     assert_eq!(queue_tags, tags_of("spoke-b"));
     assert_eq!(queue_attributes.get("KmsMasterKeyId"), Some(&b.keys[US]));
+
+    // An AgentCore runtime created in spoke B: read and tagged there, through B's role; the
+    // hub's runtime of the same name is another resource and is not touched.
+    let runtime_id = "corebound_demo_agent-SpokeB0001";
+    let runtime_b = emu.post(
+        "/_corebound/agentcore/runtimes",
+        &json!({"name": "corebound_demo_agent", "id": runtime_id, "account": SPOKE_B, "region": EU}),
+    )["agentRuntimeArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let runtime_hub = emu.post(
+        "/_corebound/agentcore/runtimes",
+        &json!({"name": "corebound_demo_agent", "region": EU}),
+    )["agentRuntimeArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = hub.run(&create_runtime_event(SPOKE_B, EU, runtime_id));
+    let summary = run.summary();
+    assert_eq!(summary["failures"], 0, "{summary}");
+    let writes = run.writes();
+    assert_eq!(
+        writes,
+        [(
+            "TagResource".to_string(),
+            SPOKE_B.to_string(),
+            EU.to_string()
+        )],
+        "{:?}",
+        run.operations()
+    );
+    let tags = b.act(EU, || aws::agentcore_tags(emu, &runtime_b));
+    assert_eq!(tags, tags_of("spoke-b"));
+    let hub_tags = corebound_tests::aws_calls::as_caller("testing", EU, || {
+        aws::agentcore_tags(emu, &runtime_hub)
+    });
+    assert!(hub_tags.is_empty(), "{hub_tags:?}");
 
     // The hub's own account is still served with the function's own settings and credentials.
     corebound_tests::aws_calls::as_caller(&organization.hub_session.access_key, US, || {

@@ -163,6 +163,31 @@ fn a_hub_sweep_covers_every_configured_account_and_region_and_isolates_their_fau
     });
     b.act(EU, || aws::create_role(emu, "LPMA_Demo_b_app", &[]));
     let topic_hub = aws::create_topic(emu, "corebound-demo-hub", &[], &[]);
+    // AgentCore resources live in their account too: a runtime in A (us-east-1) and a memory in
+    // B, both untagged, and a runtime of the hub's own with the same name as A's.
+    let seed = |path: &str, body: Value| emu.post(&format!("/_corebound/agentcore/{path}"), &body);
+    let runtime_a = seed(
+        "runtimes",
+        json!({"name": "corebound_demo_a", "account": SPOKE_A, "region": US}),
+    )["agentRuntimeArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let memory_b = seed(
+        "memories",
+        json!({"name": "corebound_demo_b", "account": SPOKE_B, "region": EU, "encryptionKeyArn": b.keys[EU]}),
+    )["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hub_tags = tags_of("hub");
+    let runtime_hub = seed(
+        "runtimes",
+        json!({"name": "corebound_demo_a", "region": US, "tags": hub_tags}),
+    )["agentRuntimeArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Spoke B's role lacks one of the sweep's reads.
     emu.post(
         "/_corebound/iam/deny",
@@ -264,6 +289,16 @@ fn a_hub_sweep_covers_every_configured_account_and_region_and_isolates_their_fau
     assert_eq!(tags, tags_of("spoke-b"));
     fixed(HUB, "corebound-demo-hub");
     assert_eq!(aws::topic_tags(emu, &topic_hub), tags_of("hub"));
+    // AgentCore, read and tagged through each spoke's role with that account's tags.
+    assert_eq!(fixed(SPOKE_A, &runtime_a)["region"], US);
+    let tags = a.act(US, || aws::agentcore_tags(emu, &runtime_a));
+    assert_eq!(tags, tags_of("spoke-a"));
+    fixed(SPOKE_B, &memory_b);
+    let tags = b.act(EU, || aws::agentcore_tags(emu, &memory_b));
+    assert_eq!(tags, tags_of("spoke-b"));
+    let hub_runtime = resource(&report, HUB, &runtime_hub);
+    assert_eq!(hub_runtime["outcome"], "compliant", "{hub_runtime}");
+    assert_eq!(aws::agentcore_tags(emu, &runtime_hub), tags_of("hub"));
 
     // B's refused listing: that type in that account is a finding naming the account; B's
     // other types were swept.
