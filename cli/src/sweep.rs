@@ -67,6 +67,17 @@ pub struct Settings {
     /// Resources per unit, 1..=1000 [env: SWEEP_PAGE_SIZE].
     #[arg(long, env = "SWEEP_PAGE_SIZE")]
     page_size: Option<String>,
+    /// Organization mode: the per-account settings, a JSON document or `ssm:<parameter>`;
+    /// every account and region it gives a key for is swept through the spoke role
+    /// [env: ACCOUNT_SETTINGS].
+    #[arg(long, env = "ACCOUNT_SETTINGS", hide_env_values = true)]
+    account_settings: Option<String>,
+    /// The remediation role's name in each spoke account [env: SPOKE_ROLE_NAME].
+    #[arg(long, env = "SPOKE_ROLE_NAME")]
+    spoke_role_name: Option<String>,
+    /// The ExternalId the spoke roles require [env: SPOKE_EXTERNAL_ID].
+    #[arg(long, env = "SPOKE_EXTERNAL_ID", hide_env_values = true)]
+    spoke_external_id: Option<String>,
     /// Tries per AWS call [env: REMEDIATION_RETRY_ATTEMPTS].
     #[arg(long, env = "REMEDIATION_RETRY_ATTEMPTS")]
     retry_attempts: Option<String>,
@@ -104,6 +115,9 @@ impl Settings {
             "SWEEP_PAGE_SIZE" => self.page_size.clone(),
             "REMEDIATION_RETRY_ATTEMPTS" => self.retry_attempts.clone(),
             "REMEDIATION_RETRY_BACKOFF_MS" => self.retry_backoff_ms.clone(),
+            "ACCOUNT_SETTINGS" => self.account_settings.clone(),
+            "SPOKE_ROLE_NAME" => self.spoke_role_name.clone(),
+            "SPOKE_EXTERNAL_ID" => self.spoke_external_id.clone(),
             _ => None,
         };
         value.filter(|value| !value.trim().is_empty())
@@ -132,8 +146,12 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
         );
     }
     let mode = config.mode;
-    let remediator =
-        Remediator::for_command(config, retry, &sdk, clients).map_err(settings_error)?;
+    let raw = lookup(corebound::accounts::ACCOUNT_SETTINGS);
+    let accounts = remediator::account_settings::load(&sdk, &config, &retry, raw.as_deref())
+        .await
+        .map_err(CliError::Settings)?;
+    let remediator = Remediator::for_command(config, retry, &sdk, clients, Some(accounts))
+        .map_err(settings_error)?;
     let mut bar = Bar::new();
     let result = run_local(&remediator, &settings, &retry, |progress| {
         bar.show(progress)
@@ -201,6 +219,10 @@ fn table(report: &Report) -> String {
                 .to_string()
         }));
         row.push(entry.out_of_scope.to_string());
+        // A hub's sweep: one row per type in each account and region.
+        if let (Some(account), Some(region)) = (&entry.account, &entry.region) {
+            row[0].push_str(&format!(" {account}/{region}"));
+        }
         if entry.unreadable.is_some() {
             row[0].push_str(" (unreadable)");
         }

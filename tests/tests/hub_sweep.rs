@@ -352,3 +352,96 @@ fn a_hub_sweep_covers_every_configured_account_and_region_and_isolates_their_fau
     // The lock is released.
     assert!(rest_xml(emu, "GET", &format!("/{REPORT_BUCKET}/sweep-lock.json"), "").is_err());
 }
+
+/// `corebound sweep` run by a platform engineer with the hub's settings (its role's
+/// credentials, `ACCOUNT_SETTINGS`, `SPOKE_ROLE_NAME`): the same accounts and regions as the
+/// scheduled sweep, in report mode nothing written anywhere, an account without the role one
+/// finding per type.
+#[test]
+fn corebound_sweep_with_the_hub_settings_reports_on_the_whole_organization() {
+    let (_guard, emu) = emulator();
+    let organization = Organization::set_up(
+        emu,
+        US,
+        &[
+            (SPOKE_A, "spoke-a", &[US, EU], Trust::Hub),
+            (SPOKE_C, "spoke-c", &[EU], Trust::NoRole),
+        ],
+    );
+    let a = &organization.spokes[0];
+    let topic_a_us = a.act(US, || {
+        aws::create_topic(emu, "corebound-demo-a-us", &[], &[])
+    });
+    let runtime_a_eu = emu.post(
+        "/_corebound/agentcore/runtimes",
+        &json!({"name": "corebound_demo_a", "account": SPOKE_A, "region": EU}),
+    )["agentRuntimeArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    aws::create_topic(emu, "corebound-demo-hub", &[], &[]);
+
+    let settings = organization.account_settings(None, &[]);
+    let dir = std::env::temp_dir().join(format!("corebound-hub-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report_file = dir.join("org-report.json");
+    let mut command = std::process::Command::new(binary_path("corebound"));
+    command
+        .args(["sweep", "--mode", "report", "--report"])
+        .arg(&report_file);
+    for (k, v) in organization.hub_env(emu, &settings) {
+        command.env(k, v);
+    }
+    let before = emu.requests().len();
+    let output = command
+        .env_remove("MODE")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_REGION", US)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_file).unwrap()).unwrap();
+
+    // The hub's own account, A in both regions and C: IAM once per account.
+    assert_eq!(report["types"].as_array().unwrap().len(), 10 + 10 + 9 + 10);
+    assert_eq!(
+        resource(&report, SPOKE_A, &topic_a_us)["outcome"],
+        "would-fix"
+    );
+    let runtime = resource(&report, SPOKE_A, &runtime_a_eu);
+    assert_eq!(runtime["outcome"], "would-fix", "{runtime}");
+    assert_eq!(runtime["region"], EU);
+    assert_eq!(
+        resource(&report, HUB, "corebound-demo-hub")["outcome"],
+        "would-fix"
+    );
+    let gateways_c = type_entry(&report, "gateway", SPOKE_C, EU);
+    assert!(
+        gateways_c["unreadable"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("cannot act in account {SPOKE_C}")),
+        "{gateways_c}"
+    );
+    // The table names each account and region.
+    assert!(
+        stdout.contains(&format!("sns_topic {SPOKE_A}/{US}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("gateway {SPOKE_C}/{EU} (unreadable)")),
+        "{stdout}"
+    );
+    // Report mode: read in each account through its role, nothing written anywhere.
+    let requests = &emu.requests()[before..];
+    assert!(requests.iter().any(|r| r["account"] == SPOKE_A));
+    let writes: Vec<&Value> = requests
+        .iter()
+        .filter(|r| is_write(r["operation"].as_str().unwrap_or_default()))
+        .filter(|r| r["operation"] != "AssumeRole")
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}

@@ -66,7 +66,7 @@ pub async fn count(
         remediator::project_key::check(&clients, &retry, &config.kms_key_arn, region.as_deref())
             .await;
     let remediator =
-        Remediator::for_command(config, retry, sdk, clients).map_err(settings_error)?;
+        Remediator::for_command(config, retry, sdk, clients, None).map_err(settings_error)?;
     Ok(match run_local(&remediator, &sweep, &retry, |_| {}).await {
         Ok((report, _)) => counts_check(&report),
         Err(error) => counts_unavailable(

@@ -43,7 +43,7 @@ use crate::clients::Clients;
 use crate::deferral::requeue;
 use crate::observe::{identify, observe, Identified};
 use crate::retry::{CallError, FailureKind, RetryPolicy};
-use crate::targets::{stale_credentials, Target, Targets};
+use crate::targets::{stale_credentials, SpokeRole, Target, Targets};
 use corebound::accounts::AccountSettings;
 
 /// Kept back from the Lambda deadline for the audit records, the alert and the error.
@@ -152,18 +152,21 @@ struct Arrival {
 }
 
 impl Remediator {
-    /// The remediator the `corebound` command runs in-process: the account and region of the
-    /// caller's credentials only (no organization fan-out, no spoke role), and no deferral
-    /// queue (nothing is handed back to SQS).
+    /// The remediator the `corebound` command runs in-process, with no deferral queue
+    /// (nothing is handed back to SQS). `accounts`: `ACCOUNT_SETTINGS` as the hub reads it
+    /// (other accounts are reached through `SPOKE_ROLE_NAME`); `None`, the account and region
+    /// of the caller's credentials only.
     pub fn for_command(
         config: RemediationConfig,
         retry: RetryPolicy,
         sdk: &aws_config::SdkConfig,
         clients: Clients,
+        accounts: Option<AccountSettings>,
     ) -> Result<Self, corebound::remediation::ConfigError> {
         let region = sdk.region().map(ToString::to_string);
-        let accounts = AccountSettings::single_account(&config, region.as_deref());
-        let targets = Targets::new(sdk, clients.clone(), None);
+        let accounts =
+            accounts.unwrap_or_else(|| AccountSettings::single_account(&config, region.as_deref()));
+        let targets = Targets::new(sdk, clients.clone(), SpokeRole::of(&config));
         Ok(Remediator {
             config,
             retry,

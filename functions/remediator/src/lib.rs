@@ -2,6 +2,7 @@
 //! entry point that remediates (the EventBridge handler in `main.rs`, the scheduled sweep, the
 //! `corebound` command) runs the same code. The decisions stay in `corebound::remediation`.
 
+pub mod account_settings;
 pub mod alerts;
 pub mod apply;
 pub mod bucket_tags;

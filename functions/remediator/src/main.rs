@@ -17,7 +17,6 @@
 
 use std::time::{Duration, Instant};
 
-use corebound::accounts::{AccountSettings, Source};
 use corebound::remediation::{ConfigError, DeferralConfig, RemediationConfig};
 use corebound::sweep::SweepSettings;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -27,7 +26,7 @@ use remediator::clients::Clients;
 use remediator::handler::Remediator;
 use remediator::retry::RetryPolicy;
 use remediator::targets::{SpokeRole, Targets};
-use remediator::{init_error, project_key};
+use remediator::{account_settings, init_error, project_key};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -42,7 +41,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let sdk = corebound::aws::load_sdk_config().await;
     let clients = Clients::new(&sdk);
-    let accounts = match account_settings(&sdk, &config, &retry).await {
+    let raw = std::env::var(corebound::accounts::ACCOUNT_SETTINGS).ok();
+    let accounts = match account_settings::load(&sdk, &config, &retry, raw.as_deref()).await {
         Ok(accounts) => accounts,
         Err(message) => {
             tracing::error!(variable = "ACCOUNT_SETTINGS", "{message}");
@@ -81,11 +81,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         spoke_role = ?config.spoke_role_name,
         "account settings ready"
     );
-    let spoke = config
-        .spoke_role_name
-        .clone()
-        .zip(config.spoke_external_id.clone())
-        .map(|(name, external_id)| SpokeRole { name, external_id });
+    let spoke = SpokeRole::of(&config);
     let targets = Targets::new(&sdk, clients.clone(), spoke);
     let remediator = Remediator {
         config,
@@ -122,42 +118,4 @@ fn configuration() -> Result<Settings, ConfigError> {
         DeferralConfig::from_env(lookup)?,
         SweepSettings::from_env(lookup)?,
     ))
-}
-
-/// `ACCOUNT_SETTINGS`, fetched (an `ssm:` parameter, at start) and validated; the error names
-/// the variable, and the account and field at fault.
-async fn account_settings(
-    sdk: &aws_config::SdkConfig,
-    config: &RemediationConfig,
-    retry: &RetryPolicy,
-) -> Result<AccountSettings, String> {
-    let raw = std::env::var(corebound::accounts::ACCOUNT_SETTINGS).ok();
-    let region = std::env::var("AWS_REGION").ok();
-    let text = match Source::from_value(raw.as_deref()).map_err(|error| error.to_string())? {
-        Source::Unset => None,
-        Source::Document(text) => Some(text),
-        Source::Parameter(name) => {
-            let ssm = aws_sdk_ssm::Client::new(sdk);
-            let init_retry = retry.until(Instant::now() + INIT_BUDGET);
-            let output = init_retry
-                .sdk("ssm:GetParameter", || {
-                    ssm.get_parameter().name(&name).with_decryption(true).send()
-                })
-                .await
-                .map_err(|error| {
-                    format!(
-                        "invalid ACCOUNT_SETTINGS: the parameter {name} could not be read: {error}"
-                    )
-                })?;
-            let value = output
-                .parameter()
-                .and_then(|parameter| parameter.value())
-                .ok_or_else(|| {
-                    format!("invalid ACCOUNT_SETTINGS: the parameter {name} has no value")
-                })?;
-            Some(value.to_string())
-        }
-    };
-    AccountSettings::parse(text.as_deref(), config, region.as_deref())
-        .map_err(|error| error.to_string())
 }

@@ -110,6 +110,17 @@ pub struct SpokeRole {
     pub external_id: String,
 }
 
+impl SpokeRole {
+    /// `SPOKE_ROLE_NAME` with `SPOKE_EXTERNAL_ID`; `None` unless both are set.
+    pub fn of(config: &corebound::remediation::RemediationConfig) -> Option<SpokeRole> {
+        config
+            .spoke_role_name
+            .clone()
+            .zip(config.spoke_external_id.clone())
+            .map(|(name, external_id)| SpokeRole { name, external_id })
+    }
+}
+
 pub struct Targets {
     /// The function's own SDK configuration (its credentials and region).
     base: SdkConfig,

@@ -1,5 +1,6 @@
 //! The sweep in-process, for `corebound sweep` (and the doctor's counts): the same units,
-//! run one after the other from a local queue instead of SQS. With `REPORT_BUCKET` set it
+//! run one after the other from a local queue instead of SQS, across the same accounts and
+//! regions as the scheduled sweep. With `REPORT_BUCKET` set it
 //! takes the same lock as the scheduled sweep (so the two never run at once) and writes the
 //! report there too, under `manual-sweeps/` (the scheduled sweeps' `sweeps/` is the
 //! remediator's alone).
@@ -16,7 +17,7 @@ use crate::handler::Remediator;
 use crate::retry::{FailureKind, RetryPolicy};
 
 use super::store::{Acquired, Condition, Store};
-use super::unit::run_unit;
+use super::unit::{first_units, run_where_it_belongs};
 use super::{Context, SweepError};
 
 /// Tries of a unit that keeps being throttled, as the work queue's redrive would give it.
@@ -79,7 +80,10 @@ async fn sweep(
     started: u64,
     progress: &mut impl FnMut(Progress<'_>),
 ) -> Result<Report, SweepError> {
-    let context = Context::new(remediator, settings, retry, false);
+    let own = Context::new(remediator, settings, retry, false);
+    // In a hub (ACCOUNT_SETTINGS naming other accounts, SPOKE_ROLE_NAME), every configured
+    // account and region, as the scheduled sweep does.
+    let (covered, units) = first_units(&own, sweep_id);
     let manifest = Manifest {
         sweep_id: sweep_id.to_string(),
         mode: remediator.config.mode,
@@ -87,20 +91,21 @@ async fn sweep(
         started_at: timestamp(started),
         started_at_epoch: started,
         account: None,
-        region: context.region.clone(),
-        targets: Vec::new(),
+        region: if covered.is_empty() {
+            own.region.clone()
+        } else {
+            None
+        },
+        targets: covered,
     };
-    let mut queue: VecDeque<WorkUnit> = SWEPT_KINDS
-        .iter()
-        .map(|kind| WorkUnit::first(sweep_id, *kind))
-        .collect();
+    let mut queue: VecDeque<WorkUnit> = units.into();
     let mut parts = Vec::new();
     let mut resources = 0;
     while let Some(unit) = queue.pop_front() {
         let mut tries = 1;
         let run = loop {
-            match run_unit(&context, &unit).await {
-                Ok(run) => break run,
+            match run_where_it_belongs(&own, &unit).await {
+                Ok((run, _mode)) => break run,
                 Err(error) if error.kind == FailureKind::Transient && tries < UNIT_TRIES => {
                     let wait = retry.backoff(tries + 2);
                     tracing::info!(%error, wait_ms = wait.as_millis() as u64, "unit throttled: trying again");

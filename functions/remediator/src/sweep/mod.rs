@@ -88,9 +88,10 @@ impl<'a> Context<'a> {
         remediator: &'a Remediator,
         settings: &'a SweepSettings,
         retry: &'a RetryPolicy,
+        emit_audit: bool,
         target: &SweepTarget,
     ) -> Result<Context<'a>, Unreachable> {
-        let own = Context::new(remediator, settings, retry, true);
+        let own = Context::new(remediator, settings, retry, emit_audit);
         let unreachable = |reason: String| Unreachable {
             account: target.account.clone(),
             role_arn: None,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use corebound::remediation::url_names_queue;
 use corebound::sweep::{
-    completion, fan_out, new_sweep_id, parse_part_key, parse_unit, part_key, report_key, summary,
+    completion, new_sweep_id, parse_part_key, parse_unit, part_key, report_key, summary,
     sweep_metrics, timestamp, unit_metrics, Lock, Manifest, Part, PartKey, Report, SweepSettings,
     WorkUnit, PARTS_PREFIX, SWEPT_KINDS,
 };
@@ -20,7 +20,7 @@ use crate::handler::Remediator;
 use crate::retry::{CallError, RetryPolicy};
 
 use super::store::{Acquired, Condition, Store, Written};
-use super::unit::{run_unit, unreadable};
+use super::unit::{first_units, run_where_it_belongs};
 use super::Context;
 
 /// A unit is not started with less than this left before the invocation's deadline: it goes
@@ -85,29 +85,7 @@ pub async fn start(
     }
     // A hub's sweep covers every account and region ACCOUNT_SETTINGS gives a key for.
     let own = Context::new(remediator, settings, retry, true);
-    let covered = fan_out(
-        &remediator.accounts.configured_targets(Some(&own.account)),
-        (&own.account, own.region.as_deref()),
-    )
-    .unwrap_or_default();
-    let units: Vec<WorkUnit> = if covered.is_empty() {
-        SWEPT_KINDS
-            .iter()
-            .map(|kind| WorkUnit::first(&sweep_id, *kind))
-            .collect()
-    } else {
-        covered
-            .iter()
-            .flat_map(|target| {
-                let at = target.target();
-                target
-                    .types
-                    .iter()
-                    .map(|kind| WorkUnit::first_in(&sweep_id, *kind, Some(&at)))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
+    let (covered, units) = first_units(&own, &sweep_id);
     let manifest = Manifest {
         sweep_id: sweep_id.clone(),
         mode,
@@ -327,39 +305,8 @@ async fn run_queued(
         );
         return Ok(());
     }
-    let (run, mode) = match unit.target() {
-        None => {
-            let context = Context::new(remediator, settings, retry, true);
-            (run_unit(&context, unit).await?, context.config.mode)
-        }
-        Some(target) => match Context::for_target(remediator, settings, retry, &target).await {
-            Ok(context) => (run_unit(&context, unit).await?, context.config.mode),
-            Err(unreachable) if unreachable.transient => {
-                return Err(CallError {
-                    operation: "sts:AssumeRole".to_string(),
-                    code: unreachable.error_code.clone(),
-                    kind: crate::retry::FailureKind::Transient,
-                    message: unreachable.to_string(),
-                })
-            }
-            Err(unreachable) => {
-                // One finding per type naming the account and the reason; the other
-                // accounts' units go on.
-                tracing::warn!(
-                    account = %unreachable.account,
-                    region = %target.region,
-                    role = ?unreachable.role_arn,
-                    error_code = ?unreachable.error_code,
-                    reason = %unreachable.reason,
-                    "cannot sweep the account"
-                );
-                (
-                    unreadable(unit, unreachable.to_string()),
-                    remediator.config.mode,
-                )
-            }
-        },
-    };
+    let own = Context::new(remediator, settings, retry, true);
+    let (run, mode) = run_where_it_belongs(&own, unit).await?;
     let part = &run.part;
     store
         .put_json(

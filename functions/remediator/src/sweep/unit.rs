@@ -1,7 +1,8 @@
 //! One unit of work: list one page of one type, decide (and in enforce mode fix) every
 //! in-scope resource on it, and say where the next page starts.
 
-use corebound::sweep::{Part, ResourceResult, WorkUnit};
+use corebound::remediation::Mode;
+use corebound::sweep::{fan_out, Part, ResourceResult, TargetTypes, WorkUnit, SWEPT_KINDS};
 
 use crate::retry::{CallError, FailureKind};
 
@@ -20,6 +21,83 @@ pub struct UnitRun {
 /// The `event_id` of a sweep's audit records: `sweep:<sweep id>`.
 pub fn audit_event_id(sweep_id: &str) -> String {
     format!("sweep:{sweep_id}")
+}
+
+/// The first unit of every type a sweep covers, and the targets they are in: in a hub, every
+/// (account, region) `ACCOUNT_SETTINGS` gives a key for, the hub's own included, with IAM once
+/// per account; otherwise the function's own account and region (no targets, units without
+/// an account). The scheduled start and `corebound sweep` both begin here.
+pub fn first_units(own: &Context<'_>, sweep_id: &str) -> (Vec<TargetTypes>, Vec<WorkUnit>) {
+    let covered = fan_out(
+        &own.remediator
+            .accounts
+            .configured_targets(Some(&own.account)),
+        (&own.account, own.region.as_deref()),
+    )
+    .unwrap_or_default();
+    let units = if covered.is_empty() {
+        SWEPT_KINDS
+            .iter()
+            .map(|kind| WorkUnit::first(sweep_id, *kind))
+            .collect()
+    } else {
+        covered
+            .iter()
+            .flat_map(|target| {
+                let at = target.target();
+                target
+                    .types
+                    .iter()
+                    .map(move |kind| WorkUnit::first_in(sweep_id, *kind, Some(&at)))
+            })
+            .collect()
+    };
+    (covered, units)
+}
+
+/// Runs `unit` where it belongs: in the function's own account, or in its target through the
+/// spoke's role with that account's settings. A target that cannot be acted in (no role, a
+/// refused AssumeRole) makes the type unreadable, a finding naming the account and the role,
+/// and the other targets go on. Returns the run and the mode it ran in; `Err` is transient
+/// (throttling, an expired session): the unit is tried again.
+pub async fn run_where_it_belongs(
+    own: &Context<'_>,
+    unit: &WorkUnit,
+) -> Result<(UnitRun, Mode), CallError> {
+    let Some(target) = unit.target() else {
+        return Ok((run_unit(own, unit).await?, own.config.mode));
+    };
+    match Context::for_target(
+        own.remediator,
+        own.settings,
+        own.retry,
+        own.emit_audit,
+        &target,
+    )
+    .await
+    {
+        Ok(context) => Ok((run_unit(&context, unit).await?, context.config.mode)),
+        Err(unreachable) if unreachable.transient => Err(CallError {
+            operation: "sts:AssumeRole".to_string(),
+            code: unreachable.error_code.clone(),
+            kind: FailureKind::Transient,
+            message: unreachable.to_string(),
+        }),
+        Err(unreachable) => {
+            tracing::warn!(
+                account = %unreachable.account,
+                region = %target.region,
+                role = ?unreachable.role_arn,
+                error_code = ?unreachable.error_code,
+                reason = %unreachable.reason,
+                "cannot sweep the account"
+            );
+            Ok((
+                unreadable(unit, unreachable.to_string()),
+                own.remediator.config.mode,
+            ))
+        }
+    }
 }
 
 /// Runs `unit`. A listing refused for good (access denied) makes the type unreadable (a
