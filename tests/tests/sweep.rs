@@ -731,6 +731,63 @@ fn the_corebound_command_reports_then_enforces() {
 }
 
 #[test]
+fn a_sweep_longer_than_its_lock_keeps_it_while_its_units_run() {
+    let (_guard, emu) = emulator();
+    let fx = Fixture::new(emu);
+    seed(emu, &fx);
+    let mut process = fx.start(emu, "report", &[]);
+    let started = start_sweep(&mut process);
+    let sweep_id = started["sweep_id"].as_str().unwrap().to_string();
+    // Time passes (as in a sweep of a large organization): two seconds of the lock are left.
+    let epoch = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let lock_path = format!("/{REPORT_BUCKET}/sweep-lock.json");
+    let mut lock: Value =
+        serde_json::from_str(&rest_xml(emu, "GET", &lock_path, "").unwrap()).unwrap();
+    assert_eq!(lock["sweep_id"], sweep_id.as_str());
+    lock["expires_at_epoch"] = json!(epoch() + 2);
+    rest_xml(emu, "PUT", &lock_path, &lock.to_string()).unwrap();
+
+    // The sweep's next unit renews it for SWEEP_LOCK_SECONDS (default 3300) from now.
+    let message = aws::receive_messages(emu, &fx.work_queue, 0)
+        .into_iter()
+        .next()
+        .unwrap();
+    let answer = response(process.invoke(&json!({"Records": [sqs_record(&message)]}), WAIT));
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    aws_json(
+        emu,
+        "sqs",
+        "AmazonSQS.DeleteMessage",
+        &json!({"QueueUrl": fx.work_queue, "ReceiptHandle": message["ReceiptHandle"]}),
+    )
+    .unwrap();
+    let renewed: Value =
+        serde_json::from_str(&rest_xml(emu, "GET", &lock_path, "").unwrap()).unwrap();
+    assert_eq!(renewed["sweep_id"], sweep_id.as_str());
+    assert_eq!(renewed["started_at_epoch"], lock["started_at_epoch"]);
+    assert!(
+        renewed["expires_at_epoch"].as_u64().unwrap() >= epoch() + 3300 - 5,
+        "{renewed}"
+    );
+
+    // Past the old expiry, the next scheduled start still finds the sweep running...
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        start_sweep(&mut process),
+        json!({"sweep": "already-running", "sweep_id": sweep_id})
+    );
+    // ...and the sweep finishes with its report.
+    drain(&mut process, emu, &fx);
+    assert_eq!(report(emu, &sweep_id)["sweep_id"], sweep_id.as_str());
+    assert!(!lock_exists(emu));
+}
+
+#[test]
 fn an_expired_lock_is_taken_over_and_units_for_other_accounts_are_refused() {
     let (_guard, emu) = emulator();
     let fx = Fixture::new(emu);

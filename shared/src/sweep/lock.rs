@@ -32,6 +32,18 @@ impl Lock {
             expires_at_epoch: now + seconds,
         }
     }
+
+    /// This lock held for another `seconds` from `now`, once half of its time has gone; `None`
+    /// before that (no write). A sweep that keeps working keeps its lock however long it
+    /// takes; one that stopped (a unit stuck in the dead-letter queue) stops renewing it, and
+    /// a later start takes it over once it expires.
+    pub fn renewed(&self, now: u64, seconds: u64) -> Option<Lock> {
+        let remaining = self.expires_at_epoch.saturating_sub(now);
+        (remaining <= seconds / 2).then(|| Lock {
+            expires_at_epoch: now + seconds,
+            ..self.clone()
+        })
+    }
 }
 
 /// What a start does about an existing lock.
@@ -93,6 +105,21 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_is_renewed_once_half_of_its_time_has_gone() {
+        let lock = Lock::new("20261203T231500Z-1a2b3c4d", Mode::Report, 1000, 3300);
+        assert_eq!(lock.renewed(1000, 3300), None, "just taken");
+        assert_eq!(lock.renewed(2649, 3300), None, "1651 s left");
+        let renewed = lock.renewed(2650, 3300).expect("1650 s left: renewed");
+        assert_eq!(renewed.expires_at_epoch, 2650 + 3300);
+        assert_eq!(renewed.started_at_epoch, 1000, "the sweep keeps its start");
+        assert_eq!(renewed.sweep_id, lock.sweep_id);
+        let late = lock
+            .renewed(9000, 3300)
+            .expect("expired but not taken over: renewed");
+        assert_eq!(late.expires_at_epoch, 12300);
+    }
 
     #[test]
     fn a_live_lock_blocks_an_expired_or_foreign_one_is_taken_over() {

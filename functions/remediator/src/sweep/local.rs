@@ -51,13 +51,21 @@ pub async fn run_local(
         bucket,
         retry,
     });
+    let lock = Lock::new(&sweep_id, mode, now, settings.lock_seconds);
     if let Some(store) = &store {
-        let lock = Lock::new(&sweep_id, mode, now, settings.lock_seconds);
         if let Acquired::No { running } = store.acquire(&lock).await? {
             return Err(SweepError::AlreadyRunning { sweep_id: running });
         }
     }
-    let result = sweep(remediator, settings, retry, &sweep_id, now, &mut progress).await;
+    let result = sweep(
+        remediator,
+        settings,
+        retry,
+        (&sweep_id, now),
+        store.as_ref().map(|store| (store, lock)),
+        &mut progress,
+    )
+    .await;
     let stored = match (&result, &store) {
         (Ok(report), Some(store)) => {
             let key = manual_report_key(&sweep_id);
@@ -72,12 +80,13 @@ pub async fn run_local(
     Ok((result?, stored))
 }
 
+/// `held`: the report bucket and the lock taken there, kept while the sweep runs.
 async fn sweep(
     remediator: &Remediator,
     settings: &SweepSettings,
     retry: &RetryPolicy,
-    sweep_id: &str,
-    started: u64,
+    (sweep_id, started): (&str, u64),
+    mut held: Option<(&Store<'_>, Lock)>,
     progress: &mut impl FnMut(Progress<'_>),
 ) -> Result<Report, SweepError> {
     let own = Context::new(remediator, settings, retry, false);
@@ -117,6 +126,18 @@ async fn sweep(
         };
         if let Some(next) = run.next {
             queue.push_back(next);
+        }
+        // A sweep longer than SWEEP_LOCK_SECONDS keeps its lock (read only when due).
+        if let Some((store, lock)) = &mut held {
+            if lock.renewed(epoch(), settings.lock_seconds).is_some() {
+                if let Some((current, etag)) = store.holder_tagged().await? {
+                    if current.sweep_id == sweep_id {
+                        *lock = store
+                            .keep(&current, etag.as_deref(), epoch(), settings.lock_seconds)
+                            .await?;
+                    }
+                }
+            }
         }
         resources += run.part.resources.len();
         parts.push(run.part);

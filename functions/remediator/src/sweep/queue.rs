@@ -296,14 +296,20 @@ async fn run_queued(
     };
     // Only the sweep holding the lock works: a unit of a dead sweep, or a forged id, does
     // nothing.
-    let holder = store.holder().await?;
-    if holder.as_ref().map(|lock| lock.sweep_id.as_str()) != Some(unit.sweep_id.as_str()) {
+    let holder = store.holder_tagged().await?;
+    if holder.as_ref().map(|(lock, _)| lock.sweep_id.as_str()) != Some(unit.sweep_id.as_str()) {
         tracing::warn!(
             sweep_id = %unit.sweep_id,
-            holder = ?holder.map(|lock| lock.sweep_id),
+            holder = ?holder.map(|(lock, _)| lock.sweep_id),
             "unit of a sweep that does not hold the lock: dropped"
         );
         return Ok(());
+    }
+    // A sweep longer than SWEEP_LOCK_SECONDS keeps its lock while its units run.
+    if let Some((lock, etag)) = &holder {
+        store
+            .keep(lock, etag.as_deref(), now_epoch(), settings.lock_seconds)
+            .await?;
     }
     let own = Context::new(remediator, settings, retry, true);
     let (run, mode) = run_where_it_belongs(&own, unit).await?;

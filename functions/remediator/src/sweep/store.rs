@@ -200,10 +200,43 @@ impl Store<'_> {
 
     /// The sweep holding the lock, if any.
     pub async fn holder(&self) -> Result<Option<Lock>, CallError> {
-        Ok(self
-            .get(LOCK_KEY)
+        Ok(self.holder_tagged().await?.map(|(lock, _)| lock))
+    }
+
+    /// The lock as read, with its ETag (for a write conditional on it).
+    pub async fn holder_tagged(&self) -> Result<Option<(Lock, Option<String>)>, CallError> {
+        Ok(self.get(LOCK_KEY).await?.and_then(|(body, etag)| {
+            serde_json::from_slice::<Lock>(&body)
+                .ok()
+                .map(|lock| (lock, etag))
+        }))
+    }
+
+    /// Renews `held` (the lock as read with `etag`) when half of its time has gone
+    /// ([`Lock::renewed`]), with a write conditional on that read, so never over another
+    /// sweep's lock. Returns the lock as it now stands.
+    pub async fn keep(
+        &self,
+        held: &Lock,
+        etag: Option<&str>,
+        now: u64,
+        seconds: u64,
+    ) -> Result<Lock, CallError> {
+        let (Some(renewed), Some(etag)) = (held.renewed(now, seconds), etag) else {
+            return Ok(held.clone());
+        };
+        match self
+            .put_json(LOCK_KEY, &renewed, Condition::Unchanged(etag))
             .await?
-            .and_then(|(body, _)| serde_json::from_slice::<Lock>(&body).ok()))
+        {
+            Written::Yes => {
+                tracing::info!(sweep_id = %renewed.sweep_id, expires_at_epoch = renewed.expires_at_epoch, "sweep lock renewed");
+                Ok(renewed)
+            }
+            // Another unit of the same sweep renewed it first (or the lock changed hands,
+            // which the next unit's holder check sees).
+            Written::ConditionFailed => Ok(held.clone()),
+        }
     }
 
     /// Releases the lock if `sweep_id` still holds it.
