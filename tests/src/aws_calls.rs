@@ -481,6 +481,16 @@ pub mod fixtures {
         got["Messages"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Deletes a received `message` (what the event source mapping does after a success).
+    pub fn delete_message(emu: &Emulator, url: &str, message: &Value) {
+        must(json(
+            emu,
+            "sqs",
+            "AmazonSQS.DeleteMessage",
+            &json!({"QueueUrl": url, "ReceiptHandle": message["ReceiptHandle"]}),
+        ));
+    }
+
     pub fn create_log_group(
         emu: &Emulator,
         name: &str,

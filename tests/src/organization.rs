@@ -249,39 +249,47 @@ impl Organization {
     }
 }
 
-/// A CloudTrail CreateTopic event as EventBridge delivers it from `account`/`region` to the
-/// hub's bus (the spoke's rule forwards it unchanged: `account` and `region` stay the spoke's).
-pub fn create_topic_event(account: &str, region: &str, name: &str, actor: &str) -> Value {
-    let mut event = crate::event("remediator/create-topic.json");
-    let arn = format!("arn:aws:sns:{region}:{account}:{name}");
+/// `sample` (a file of `events/`) as EventBridge delivers it from `account`/`region` to the
+/// hub's bus: the spoke's rule forwards it unchanged, so `account` and `region` stay the
+/// spoke's. `name` makes the event id unique.
+fn from_spoke(sample: &str, account: &str, region: &str, name: &str) -> Value {
+    let mut event = crate::event(sample);
     event["id"] = json!(format!("hub-{account}-{region}-{name}"));
     event["account"] = json!(account);
     event["region"] = json!(region);
-    let detail = &mut event["detail"];
-    detail["awsRegion"] = json!(region);
-    detail["recipientAccountId"] = json!(account);
-    detail["requestParameters"]["name"] = json!(name);
-    detail["responseElements"]["topicArn"] = json!(arn);
-    detail["userIdentity"]["arn"] = json!(actor);
-    detail["userIdentity"]["accountId"] = json!(account);
-    detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = json!(actor
+    event["detail"]["awsRegion"] = json!(region);
+    event["detail"]["recipientAccountId"] = json!(account);
+    event
+}
+
+/// The caller of the event's API call: `actor`'s session, and the role that issued it.
+fn called_by(event: &mut Value, account: &str, actor: &str) {
+    let identity = &mut event["detail"]["userIdentity"];
+    identity["arn"] = json!(actor);
+    identity["accountId"] = json!(account);
+    identity["sessionContext"]["sessionIssuer"]["arn"] = json!(actor
         .replace(":sts::", ":iam::")
         .replace("assumed-role/", "role/")
         .rsplit_once('/')
         .map(|(role, _)| role.to_string())
         .unwrap_or_default());
+}
+
+/// A CloudTrail CreateTopic event from `account`/`region`, made by `actor`.
+pub fn create_topic_event(account: &str, region: &str, name: &str, actor: &str) -> Value {
+    let mut event = from_spoke("remediator/create-topic.json", account, region, name);
+    let detail = &mut event["detail"];
+    detail["requestParameters"]["name"] = json!(name);
+    detail["responseElements"]["topicArn"] =
+        json!(format!("arn:aws:sns:{region}:{account}:{name}"));
+    called_by(&mut event, account, actor);
     event
 }
 
 /// A CreateQueue event from `account`/`region` for the queue at `url`.
 pub fn create_queue_event(account: &str, region: &str, name: &str, url: &str) -> Value {
-    let mut event = crate::event("remediator/create-queue.json");
-    event["id"] = json!(format!("hub-{account}-{region}-{name}"));
-    event["account"] = json!(account);
-    event["region"] = json!(region);
+    let mut event = from_spoke("remediator/create-queue.json", account, region, name);
     let detail = &mut event["detail"];
-    detail["awsRegion"] = json!(region);
-    detail["recipientAccountId"] = json!(account);
     detail["requestParameters"]["queueName"] = json!(name);
     detail["responseElements"]["queueUrl"] = json!(url);
     let deployer = format!("arn:aws:sts::{account}:assumed-role/LPMA_Demo_Deployer/ci");
@@ -290,16 +298,17 @@ pub fn create_queue_event(account: &str, region: &str, name: &str, url: &str) ->
     event
 }
 
-/// A CreateAgentRuntime event from `account`/`region` for the runtime `runtime_id`.
+/// A CreateAgentRuntime event from `account`/`region` for the runtime `runtime_id`, made by
+/// the account's deployer.
 pub fn create_runtime_event(account: &str, region: &str, runtime_id: &str) -> Value {
-    let mut event = crate::event("remediator/create-agent-runtime.json");
+    let mut event = from_spoke(
+        "remediator/create-agent-runtime.json",
+        account,
+        region,
+        runtime_id,
+    );
     let arn = format!("arn:aws:bedrock-agentcore:{region}:{account}:runtime/{runtime_id}");
-    event["id"] = json!(format!("hub-{account}-{region}-{runtime_id}"));
-    event["account"] = json!(account);
-    event["region"] = json!(region);
     let detail = &mut event["detail"];
-    detail["awsRegion"] = json!(region);
-    detail["recipientAccountId"] = json!(account);
     let name = runtime_id
         .rsplit_once('-')
         .map_or(runtime_id, |(name, _)| name);
@@ -309,11 +318,7 @@ pub fn create_runtime_event(account: &str, region: &str, runtime_id: &str) -> Va
     detail["responseElements"]["workloadIdentityDetails"]["workloadIdentityArn"] = json!(format!(
         "arn:aws:bedrock-agentcore:{region}:{account}:workload-identity-directory/default/workload-identity/{runtime_id}"
     ));
-    let deployer = deployer(account);
-    detail["userIdentity"]["arn"] = json!(deployer);
-    detail["userIdentity"]["accountId"] = json!(account);
-    detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
-        json!(format!("arn:aws:iam::{account}:role/LPMA_Demo_Deployer"));
+    called_by(&mut event, account, &deployer(account));
     event
 }
 

@@ -75,13 +75,7 @@ fn drain(
             .len();
         failed_items += failed;
         if failed == 0 {
-            aws_json(
-                emu,
-                "sqs",
-                "AmazonSQS.DeleteMessage",
-                &json!({"QueueUrl": queue, "ReceiptHandle": message["ReceiptHandle"]}),
-            )
-            .unwrap();
+            aws::delete_message(emu, queue, message);
         } else {
             aws_json(
                 emu,

@@ -195,13 +195,7 @@ fn drain(process: &mut LambdaProcess, emu: &Emulator, fx: &Fixture) -> Drained {
         drained.failed_items += failed.len();
         for message in &messages {
             if !failed.iter().any(|id| message["MessageId"] == *id) {
-                aws_json(
-                    emu,
-                    "sqs",
-                    "AmazonSQS.DeleteMessage",
-                    &json!({"QueueUrl": fx.work_queue, "ReceiptHandle": message["ReceiptHandle"]}),
-                )
-                .unwrap();
+                aws::delete_message(emu, &fx.work_queue, message);
             }
         }
     }
@@ -759,13 +753,7 @@ fn a_sweep_longer_than_its_lock_keeps_it_while_its_units_run() {
         .unwrap();
     let answer = response(process.invoke(&json!({"Records": [sqs_record(&message)]}), WAIT));
     assert_eq!(answer, json!({"batchItemFailures": []}));
-    aws_json(
-        emu,
-        "sqs",
-        "AmazonSQS.DeleteMessage",
-        &json!({"QueueUrl": fx.work_queue, "ReceiptHandle": message["ReceiptHandle"]}),
-    )
-    .unwrap();
+    aws::delete_message(emu, &fx.work_queue, &message);
     let renewed: Value =
         serde_json::from_str(&rest_xml(emu, "GET", &lock_path, "").unwrap()).unwrap();
     assert_eq!(renewed["sweep_id"], sweep_id.as_str());
